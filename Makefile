@@ -1,0 +1,50 @@
+# geostack.kargo: one-command set-up, test, demo and benchmarks.
+# Every target sets up what it needs itself (venv, collection link, Docker Engine).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+COLLECTION_LINK := .collections/ansible_collections/geostack/kargo
+
+.PHONY: help setup venv collection engine test unit integration demo bench clean
+
+help:
+	@echo "make demo   deploy the geospatial stack on this host (Compose mode) and print its URLs"
+	@echo "make test   set up everything (venv, Docker Engine, test images) and run every test"
+	@echo "make bench  run the benchmarks and print their figures"
+
+setup: venv collection engine
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	@echo "[setup] Python venv in $(VENV) with the pinned requirements"
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+collection: $(COLLECTION_LINK)
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+engine:
+	bash scripts/ensure-docker.sh
+
+unit: venv collection
+	$(PY) -m pytest tests/unit -q
+
+integration: setup
+	$(PY) -m pytest tests/integration -v -rs
+
+test: setup
+	$(PY) -m pytest tests -v -rs --durations=15
+
+demo: setup
+	bash scripts/demo.sh
+
+bench: setup
+	$(PY) bench/swarm_stack_noop.py
+
+clean:
+	rm -rf .collections .pytest_cache

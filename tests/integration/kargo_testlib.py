@@ -1,0 +1,77 @@
+"""Running real playbooks against the real engine, and reading their results."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import docker
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TEST_IMAGE = 'kargo-test/busybox:1'
+
+
+class PlayResult(object):
+    def __init__(self, results, stdout, seconds):
+        self.results = results
+        self.stdout = stdout
+        self.seconds = seconds
+
+    def __getitem__(self, index):
+        return self.results[index]
+
+
+def play(tasks, check=False, verbosity=0, timeout=600):
+    """Run tasks on localhost through ansible-playbook; return each task's result, in order.
+
+    Every task result is kept, failed ones included (the play goes on: ignore_errors).
+    """
+    for task in tasks:
+        task.setdefault('ignore_errors', True)
+        task.setdefault('diff', True)
+        if check:
+            task.setdefault('check_mode', True)
+    playbook = [{'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}]
+    with tempfile.NamedTemporaryFile('w', suffix='.yml', delete=False) as handle:
+        yaml.safe_dump(playbook, handle)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
+               ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_CALLBACKS_ENABLED='ansible.posix.json')
+    command = [os.path.join(sys.prefix, 'bin', 'ansible-playbook'),
+               '-i', os.path.join(ROOT, 'inventories', 'local'), handle.name]
+    if verbosity:
+        command.append('-' + 'v' * verbosity)
+    started = time.monotonic()
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    seconds = time.monotonic() - started
+    os.unlink(handle.name)
+    try:
+        report = json.loads(completed.stdout[completed.stdout.index('{'):])
+    except ValueError:
+        raise AssertionError('ansible-playbook output is not JSON:\n%s\n%s' % (completed.stdout, completed.stderr))
+    results = [task['hosts']['localhost'] for task in report['plays'][0]['tasks']]
+    return PlayResult(results, completed.stdout, seconds)
+
+
+def engine():
+    return docker.from_env()
+
+
+def ensure_test_image():
+    """A 2 MB image from Debian's busybox-static: sh, httpd, wget, sleep. Built once."""
+    client = engine()
+    try:
+        client.images.get(TEST_IMAGE)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    subprocess.run(['bash', os.path.join(ROOT, 'tests', 'integration', 'make-test-image.sh'), TEST_IMAGE], check=True)
+
+
+def project_containers(project):
+    return engine().containers.list(all=True, filters={'label': 'com.docker.compose.project=%s' % project})
+
+
+def container_ids(project):
+    return dict((c.labels['com.docker.compose.service'], c.id) for c in project_containers(project))
