@@ -197,6 +197,11 @@ class SwarmStack(object):
             return Verdict(name, Verdict.WAITING, 'update in progress')
         if len(ready) < target or len(wanted) > target:
             return Verdict(name, Verdict.WAITING, '%d of %s replicas running' % (len(ready), target))
+        # old tasks still running would keep serving the old version and hold old configs
+        stopping = [task for task in tasks if task.get('DesiredState') != 'running'
+                    and task['Status']['State'] in ('running', 'starting')]
+        if stopping:
+            return Verdict(name, Verdict.WAITING, '%d old tasks still stopping' % len(stopping))
         return Verdict(name, Verdict.READY)
 
     def wait(self, timeout):
