@@ -92,6 +92,7 @@ class ComposeProject(object):
             missing = self.missing_images()
             if missing:
                 self.compose('pull', *missing)
+                self.client.forget_images()
         desired = self.desired_states()
         current = self.current_states(self.containers())
         changes = plan_changes(desired, current, restart_stopped=start, prune=remove_orphans)

@@ -56,6 +56,7 @@ class DockerClient(object):
         self.docker_host = module.params.get('docker_host') or os.environ.get('DOCKER_HOST')
         self.cli = module.params.get('docker_cli') or module.get_bin_path('docker', required=True)
         self._sdk = None
+        self._image_ids = {}
 
     @property
     def sdk(self):
@@ -85,11 +86,16 @@ class DockerClient(object):
         return rc, out, err
 
     def image_id(self, reference):
-        """ID of a local image, or None when the engine does not have it."""
-        try:
-            return self.api.inspect_image(reference)['Id']
-        except NotFound:
-            return None
+        """ID of a local image, or None when the engine does not have it (asked once per reference)."""
+        if reference not in self._image_ids:
+            try:
+                self._image_ids[reference] = self.api.inspect_image(reference)['Id']
+            except NotFound:
+                self._image_ids[reference] = None
+        return self._image_ids[reference]
+
+    def forget_images(self):
+        self._image_ids = {}
 
     def containers(self, labels):
         """Every container (running or not) carrying all these labels, as inspect dicts."""

@@ -166,9 +166,6 @@ class SwarmStack(object):
         return present
 
     # ------------------------------------------------------------ waiting
-    def _tasks(self, full_name):
-        return self.client.api.tasks(filters={'service': full_name})
-
     def _failed_since_deploy(self, tasks):
         since = self.deployed_at or 0
         failed = []
@@ -178,14 +175,12 @@ class SwarmStack(object):
                 failed.append(task)
         return failed
 
-    def _verdict(self, name, service):
-        full = self.full_name(name)
+    def _verdict(self, name, service, tasks):
         spec = service['Spec']
         update = service.get('UpdateStatus') or {}
         if update.get('State') in ('paused', 'rollback_paused', 'rollback_completed') and \
                 _timestamp(update.get('StartedAt')) >= (self.deployed_at or 0) - 1:
             return Verdict(name, Verdict.FAILED, 'update %s: %s' % (update['State'], update.get('Message', '')))
-        tasks = self._tasks(full)
         if len(self._failed_since_deploy(tasks)) >= FAILED_TASKS_LIMIT:
             return Verdict(name, Verdict.FAILED, 'tasks keep failing')
         wanted = [task for task in tasks if task.get('DesiredState') == 'running']
@@ -209,7 +204,12 @@ class SwarmStack(object):
 
         def look():
             services = self.services()
-            return [self._verdict(name, services[name]) if name in services
+            self._last_services = services
+            tasks = {}
+            if services:  # one call for every service's tasks
+                for task in self.client.api.tasks(filters={'service': [s['ID'] for s in services.values()]}):
+                    tasks.setdefault(task['ServiceID'], []).append(task)
+            return [self._verdict(name, services[name], tasks.get(services[name]['ID'], [])) if name in services
                     else Verdict(name, Verdict.WAITING, 'service not created yet') for name in names]
 
         def describe(verdicts, timed_out):
@@ -219,7 +219,7 @@ class SwarmStack(object):
 
     def describe_service(self, name, reason):
         full = self.full_name(name)
-        tasks = sorted(self._tasks(full), key=lambda task: task.get('Status', {}).get('Timestamp', ''))
+        tasks = sorted(self.client.api.tasks(filters={'service': full}), key=lambda task: task.get('Status', {}).get('Timestamp', ''))
         errors = []
         for task in tasks[-5:]:
             status = task.get('Status') or {}
@@ -233,9 +233,11 @@ class SwarmStack(object):
         return format_failure(name, reason, logs[-20:], task_errors=errors)
 
     def service_summaries(self):
+        """The stack's services, as the last wait saw them (or as they are now)."""
+        services = getattr(self, '_last_services', None) or self.services()
         return [{'name': self.full_name(name), 'service': name, 'replicas': running_replicas(service['Spec']),
                  'version': service['Version']['Index'], 'config_hash': (service['Spec'].get('Labels') or {}).get(HASH_LABEL)}
-                for name, service in sorted(self.services().items())]
+                for name, service in sorted(services.items())]
 
 
 def _same_task_spec(task_spec, template):
