@@ -20,7 +20,7 @@ description:
   - Reconciles the role (a manager demotes itself; a worker rejoins with a manager token, or is promoted
     from a manager with O(node)) and the node labels (labels no longer listed are removed unless
     O(labels_exclusive=false)).
-  - Node labels and roles can only be changed by a manager: for a worker, run a second task delegated to a
+  - Node labels and roles can only be changed by a manager. For a worker, run a second task delegated to a
     manager with O(node) set to the worker's hostname.
   - Join tokens are never part of the output unless O(return_join_tokens=true); set C(no_log) on that task.
 author:

@@ -4,7 +4,7 @@
 set -euo pipefail
 IMAGE=${1:-kargo-test/busybox:1}
 if [ ! -x /bin/busybox ] || ! /bin/busybox --list | grep -qx httpd; then
-  apt-get install -y -qq busybox-static >/dev/null
+  apt-get install -y -qq busybox-static >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq busybox-static >/dev/null; }
 fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
