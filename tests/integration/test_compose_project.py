@@ -13,6 +13,7 @@ BASE = textwrap.dedent('''
       web:
         image: {image}
         command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+        stop_grace_period: 1s
         volumes:
           - ./index.html:/www/index.html:ro
         healthcheck:
@@ -122,6 +123,7 @@ def test_removed_service_is_removed_and_stopped_state(project_dir):
           web:
             image: %s
             command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+            stop_grace_period: 1s
     ''' % TEST_IMAGE)
     (project_dir / 'compose.yml').write_text(only_web)
     shrink, stop, stop_again, start = play([

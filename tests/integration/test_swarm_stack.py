@@ -12,6 +12,7 @@ BASE = textwrap.dedent('''
       web:
         image: {image}
         command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+        stop_grace_period: 1s
         configs:
           - source: page
             target: /www/index.html
