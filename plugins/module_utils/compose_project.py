@@ -10,9 +10,9 @@ __metaclass__ = type
 import re
 
 from ansible_collections.geostack.kargo.plugins.module_utils.change_plan import (
-    ServiceState, changed_services, diff_view, has_changes, plan_changes)
+    ServiceState, diff_view, has_changes, plan_changes)
 from ansible_collections.geostack.kargo.plugins.module_utils.fingerprint import (
-    HASH_LABEL, fingerprint_labels, inputs_hash, read_inputs_label, service_inputs)
+    HASH_LABEL, fingerprint_labels, read_inputs_label)
 from ansible_collections.geostack.kargo.plugins.module_utils.waiting import (
     Verdict, format_failure, format_failures, last_lines, wait_for)
 
@@ -63,12 +63,7 @@ class ComposeProject(object):
         return states
 
     def desired_states(self):
-        states = {}
-        for name, service in self.sources.services.items():
-            image_id = self.client.image_id(service['image']) if service.get('image') else None
-            inputs = service_inputs(self.sources.model, name, self.sources.project_dir, image_id)
-            states[name] = ServiceState(inputs_hash(inputs), inputs, desired_replicas(service))
-        return states
+        return self.sources.desired_states(self.client.image_id, desired_replicas)
 
     def missing_images(self):
         return sorted(name for name, service in self.sources.services.items()
@@ -194,5 +189,3 @@ class ComposeProject(object):
                 })
         return summaries
 
-
-__all__ = ['ComposeProject', 'PROJECT_NAME', 'changed_services']

@@ -16,7 +16,9 @@ import yaml
 
 from ansible_collections.geostack.kargo.plugins.module_utils.compose_model import (
     ComposeError, interpolate, load_compose_file, merge_documents, read_env_file, resolve_path, validate_model)
-from ansible_collections.geostack.kargo.plugins.module_utils.fingerprint import referenced_files
+from ansible_collections.geostack.kargo.plugins.module_utils.change_plan import ServiceState
+from ansible_collections.geostack.kargo.plugins.module_utils.fingerprint import (
+    inputs_hash, referenced_files, service_inputs)
 
 SOURCE_ARGS = dict(
     files=dict(type='list', elements='path', default=[]),
@@ -59,6 +61,15 @@ class ComposeSources(object):
     @property
     def services(self):
         return self.model['services']
+
+    def desired_states(self, image_id_of, replicas_of):
+        """Each service as wanted: its fingerprint inputs and replicas (image IDs asked of the engine)."""
+        states = {}
+        for name, service in self.services.items():
+            image_id = image_id_of(service['image']) if service.get('image') else None
+            inputs = service_inputs(self.model, name, self.project_dir, image_id)
+            states[name] = ServiceState(inputs_hash(inputs), inputs, replicas_of(service))
+        return states
 
     def _write(self, name, document):
         if self._workdir is None:

@@ -15,7 +15,7 @@ from ansible_collections.geostack.kargo.plugins.module_utils.change_plan import 
     ServiceState, diff_view, has_changes, plan_changes)
 from ansible_collections.geostack.kargo.plugins.module_utils.compose_model import resolve_path
 from ansible_collections.geostack.kargo.plugins.module_utils.fingerprint import (
-    HASH_LABEL, SHORT, file_digest, fingerprint_labels, inputs_hash, read_inputs_label, service_inputs)
+    HASH_LABEL, SHORT, file_digest, fingerprint_labels, read_inputs_label)
 from ansible_collections.geostack.kargo.plugins.module_utils.waiting import (
     Verdict, format_failure, format_failures, wait_for)
 
@@ -88,12 +88,7 @@ class SwarmStack(object):
         return states
 
     def desired_states(self):
-        states = {}
-        for name, service in self.sources.services.items():
-            image_id = self.client.image_id(service['image']) if service.get('image') else None
-            inputs = service_inputs(self.sources.model, name, self.sources.project_dir, image_id)
-            states[name] = ServiceState(inputs_hash(inputs), inputs, desired_replicas(service))
-        return states
+        return self.sources.desired_states(self.client.image_id, desired_replicas)
 
     # ------------------------------------------------------------ acting
     def overlay(self, desired):
