@@ -1,5 +1,4 @@
 """geostack.kargo.compose_project against the real Docker Engine."""
-import os
 import textwrap
 
 import pytest
