@@ -1,0 +1,23 @@
+# gunicorn settings of the kargo MapProxy image; every value can be set by env.
+# MAPPROXY_PROCESSES (default 2) worker processes, MAPPROXY_THREADS (default 4)
+# threads each (MapProxy is thread-safe and mostly waits on its sources).
+import os
+
+bind = os.environ.get("MAPPROXY_BIND", "0.0.0.0:8080")
+workers = int(os.environ.get("MAPPROXY_PROCESSES", "2"))
+threads = int(os.environ.get("MAPPROXY_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("MAPPROXY_TIMEOUT", "120"))
+graceful_timeout = 30
+keepalive = 5
+# restart workers now and then (guards against slow leaks in image libraries)
+max_requests = int(os.environ.get("MAPPROXY_MAX_REQUESTS", "2000"))
+max_requests_jitter = 200
+# the proxy in front sets X-Forwarded-*; MapProxy builds URLs from them
+forwarded_allow_ips = os.environ.get("MAPPROXY_FORWARDED_ALLOW_IPS", "*")
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("MAPPROXY_GUNICORN_LOG_LEVEL", "info")
+worker_tmp_dir = "/dev/shm"
+chdir = "/opt/mapproxy"
+wsgi_app = "wsgi:application"
