@@ -75,3 +75,26 @@ def project_containers(project):
 
 def container_ids(project):
     return dict((c.labels['com.docker.compose.service'], c.id) for c in project_containers(project))
+
+
+def task(module, check_mode=False, **args):
+    """One playbook task calling `module` with `args`."""
+    return {module: args, 'check_mode': check_mode}
+
+
+BAD_COMPOSE_FILES = {
+    'BROKEN': ('broken.yml', 'services:\n  web: [unclosed\n'),
+    'CLASH': ('clash.yml', 'services:\n  web:\n    image: a\n  web:\n    image: b\n'),
+}
+
+
+def with_bad_files(directory, files):
+    """`files` with the placeholders BROKEN (unparsable) and CLASH (a service twice) written into `directory`."""
+    paths = []
+    for path in files:
+        if path in BAD_COMPOSE_FILES:
+            name, text = BAD_COMPOSE_FILES[path]
+            (directory / name).write_text(text)
+            path = str(directory / name)
+        paths.append(path)
+    return paths

@@ -3,7 +3,7 @@ import textwrap
 
 import pytest
 
-from kargo_testlib import TEST_IMAGE, container_ids, engine, ensure_test_image, play, project_containers
+from kargo_testlib import task, with_bad_files, TEST_IMAGE, container_ids, engine, ensure_test_image, play, project_containers
 
 PROJECT = 'kargotest-compose'
 
@@ -55,13 +55,13 @@ def deploy_task(project_dir, check_mode=False, **extra):
     args = dict(project_name=PROJECT, files=[str(project_dir / 'compose.yml'), str(project_dir / 'compose.override.yml')],
                 wait_timeout=60)
     args.update(extra)
-    return {'geostack.kargo.compose_project': args, 'check_mode': check_mode}
+    return task('geostack.kargo.compose_project', check_mode, **args)
 
 
 def remove_task(check_mode=False, **extra):
     args = dict(project_name=PROJECT, state='absent', remove_volumes=True)
     args.update(extra)
-    return {'geostack.kargo.compose_project': args, 'check_mode': check_mode}
+    return task('geostack.kargo.compose_project', check_mode, **args)
 
 
 def served_page():
@@ -238,13 +238,10 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize('label,args,message', BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
 def test_bad_input_fails_before_touching_the_engine(tmp_path, label, args, message):
-    (tmp_path / 'broken.yml').write_text('services:\n  web: [unclosed\n')
-    (tmp_path / 'clash.yml').write_text('services:\n  web:\n    image: a\n  web:\n    image: b\n')
     (tmp_path / 'compose.yml').write_text(BASE)
-    files = {'BROKEN': str(tmp_path / 'broken.yml'), 'CLASH': str(tmp_path / 'clash.yml')}
     module_args = dict(project_name='kargotest-bad', project_src=str(tmp_path))
     module_args.update(args)
-    module_args['files'] = [files.get(path, path) for path in module_args.get('files', [])]
+    module_args['files'] = with_bad_files(tmp_path, module_args.get('files', []))
     result = play([{'geostack.kargo.compose_project': module_args}])[0]
     print(label, '->', result['msg'])
     assert result['failed'] is True

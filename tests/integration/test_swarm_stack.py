@@ -3,7 +3,7 @@ import textwrap
 
 import pytest
 
-from kargo_testlib import TEST_IMAGE, engine, ensure_test_image, play
+from kargo_testlib import task, with_bad_files, TEST_IMAGE, engine, ensure_test_image, play
 
 STACK = 'kargotest'
 
@@ -62,13 +62,13 @@ def deploy_task(stack_dir, check_mode=False, **extra):
     args = dict(name=STACK, files=[str(stack_dir / 'compose.yml'), str(stack_dir / 'compose.swarm.yml')],
                 resolve_image='never', wait_timeout=90)
     args.update(extra)
-    return {'geostack.kargo.swarm_stack': args, 'check_mode': check_mode}
+    return task('geostack.kargo.swarm_stack', check_mode, **args)
 
 
 def remove_task(check_mode=False, **extra):
     args = dict(name=STACK, state='absent')
     args.update(extra)
-    return {'geostack.kargo.swarm_stack': args, 'check_mode': check_mode}
+    return task('geostack.kargo.swarm_stack', check_mode, **args)
 
 
 def service_versions():
@@ -174,12 +174,9 @@ BAD = [
 
 @pytest.mark.parametrize('label,args,message', BAD, ids=[case[0] for case in BAD])
 def test_bad_input_fails_before_touching_the_engine(tmp_path, label, args, message):
-    (tmp_path / 'broken.yml').write_text('services:\n  web: [unclosed\n')
-    (tmp_path / 'clash.yml').write_text('services:\n  web:\n    image: a\n  web:\n    image: b\n')
-    files = {'BROKEN': str(tmp_path / 'broken.yml'), 'CLASH': str(tmp_path / 'clash.yml')}
     module_args = dict(name='kargotest-bad', project_src=str(tmp_path), resolve_image='never')
     module_args.update(args)
-    module_args['files'] = [files.get(path, path) for path in module_args.get('files', [])]
+    module_args['files'] = with_bad_files(tmp_path, module_args.get('files', []))
     result = play([{'geostack.kargo.swarm_stack': module_args}])[0]
     print(label, '->', result['msg'])
     assert result['failed'] is True
