@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# `make demo`: deploy the geospatial stack on this host and print where to look.
+# `make demo`: deploy the geospatial stack on this host (compose mode) and print where to look.
+# Images are built from Debian packages on the first run (about 7 minutes on 2 cores);
+# later runs reuse them. Extra arguments go to ansible-playbook (e.g. -e kargo_https_port=8443).
 set -euo pipefail
-cat <<'TXT'
-geostack.kargo demo
-===================
-What `make demo` will do once the service roles land (issue "The geospatial stack on
-one host"): build every service image from Debian packages on this host (no registry
-is needed), then run `ansible-playbook site.yml -i inventories/local`, which deploys
-PostGIS, QGIS Server, MapProxy, TileServer-GL (and GeoServer when you provide its war)
-behind an nginx TLS proxy on https://localhost/, loads sample data, and prints the URLs.
+cd "$(dirname "$0")/.."
 
-Today the collection has its foundation only: the Docker Engine set-up (done above)
-and the modules geostack.kargo.compose_project, swarm_stack and swarm_member.
-Try one:  .venv/bin/ansible-doc geostack.kargo.compose_project
+echo "[demo] ansible-playbook site.yml -i inventories/local $*"
+ansible-playbook site.yml -i inventories/local "$@"
+
+cat <<'TXT'
+
+geostack.kargo is up: the URLs are listed just above ("Show where to look").
+The certificate is self-signed: your browser asks to accept it; curl needs -k.
+
+  Layer "countries" (Natural Earth, from Debian's qgis-common) is in PostGIS and served by
+  QGIS Server (WMS), MapProxy (WMS/WMTS/TMS cache of the QGIS layer) and TileServer-GL
+  (vector tiles + style).
+  PostGIS: database gis, user kargo, internal network only;
+           password in inventories/local/.secrets/db_password
+  Settings and compose files: /opt/kargo/<service>/
+  Again (changes nothing):  .venv/bin/ansible-playbook site.yml -i inventories/local
+  Remove (keeps volumes):   .venv/bin/ansible-playbook playbooks/remove.yml -i inventories/local
 TXT

@@ -98,3 +98,57 @@ def with_bad_files(directory, files):
             path = str(directory / name)
         paths.append(path)
     return paths
+
+
+class PlaybookRun(object):
+    """What one ansible-playbook run reported (ansible.posix.json callback)."""
+
+    def __init__(self, rc, report, stdout, stderr, seconds):
+        self.rc = rc
+        self.report = report
+        self.stdout = stdout
+        self.stderr = stderr
+        self.seconds = seconds
+
+    def stats(self, host='localhost'):
+        return self.report.get('stats', {}).get(host, {})
+
+    def task_results(self, host='localhost'):
+        """(task name, result) for every task that ran on `host`, in order."""
+        for one_play in self.report.get('plays', []):
+            for one_task in one_play['tasks']:
+                if host in one_task['hosts']:
+                    yield one_task['task']['name'], one_task['hosts'][host]
+
+    def changed_tasks(self, host='localhost'):
+        return [name for name, result in self.task_results(host) if result.get('changed')]
+
+    def failure_messages(self, host='localhost'):
+        messages = []
+        for name, result in self.task_results(host):
+            if result.get('failed') and not result.get('skipped'):
+                items = [r for r in result.get('results', []) if r.get('failed')] or [result]
+                messages.extend('%s: %s' % (name, item.get('msg', '')) for item in items)
+        return messages
+
+    def explain(self):
+        return 'rc=%s\nfailures: %s\nchanged: %s\nstderr: %s' % (
+            self.rc, self.failure_messages(), self.changed_tasks(), self.stderr[-3000:])
+
+
+def run_playbook(playbook, extra_vars=None, inventory=None, timeout=3600):
+    """Run a playbook file of this checkout (path relative to the repo root) with extra vars."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
+               ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_CALLBACKS_ENABLED='ansible.posix.json')
+    command = [os.path.join(sys.prefix, 'bin', 'ansible-playbook'),
+               '-i', inventory or os.path.join(ROOT, 'inventories', 'local'), os.path.join(ROOT, playbook)]
+    if extra_vars:
+        command += ['-e', json.dumps(extra_vars)]
+    started = time.monotonic()
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    seconds = time.monotonic() - started
+    try:
+        report = json.loads(completed.stdout[completed.stdout.index('{'):])
+    except ValueError:
+        report = {}
+    return PlaybookRun(completed.returncode, report, completed.stdout, completed.stderr, seconds)
