@@ -45,6 +45,7 @@ demo: setup
 
 bench: setup
 	$(PY) bench/swarm_stack_noop.py
+	$(PY) bench/stack_deploy.py
 
 clean:
 	rm -rf .collections .pytest_cache
