@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "[demo] ansible-playbook site.yml -i inventories/local $*"
-ansible-playbook site.yml -i inventories/local "$@"
+# total time only (no per-task recap), so the URLs stay near the end of the output
+ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer ansible-playbook site.yml -i inventories/local "$@"
 
 cat <<'TXT'
 
