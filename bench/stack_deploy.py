@@ -61,6 +61,8 @@ def main():
     kargo_cold, _ = timed_site()
     noop, changed = timed_site()
     remove(volumes=True)
+    # remove.yml keeps the shared networks unless every known service is removed
+    subprocess.run(['docker', 'network', 'rm', PREFIX + '-front', PREFIX + '-back'], capture_output=True)
 
     print('\nwhole stack, %d services, images present, %d cores' % (len(ORDER), os.cpu_count()))
     print('  %-62s %6.1f s' % ('plain CLI: docker compose up -d --wait, one project per service', cli_seconds))
