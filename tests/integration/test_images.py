@@ -198,6 +198,6 @@ def test_geoserver_template_renders(kind):
 
 @pytest.mark.parametrize('template', sorted(name for name in os.listdir(TEMPLATES) if name.endswith('.Dockerfile.j2')))
 def test_every_dockerfile_template_renders_strictly(template):
-    text = render(template, base_image='geostack-kargo/debian:trixie', geoserver_kind='bin')
+    text = render(template, base_image='geostack-kargo/debian:trixie', geoserver_kind='bin', lab_node_packages=['docker.io'])
     assert instructions(text)[0].startswith('FROM geostack-kargo/debian:trixie')
     assert '\\\n\n' not in text
