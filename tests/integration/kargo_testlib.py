@@ -23,6 +23,17 @@ class PlayResult(object):
         return self.results[index]
 
 
+def ansible_playbook(playbook_path, options, inventory=None, timeout=600):
+    """Run ansible-playbook from this checkout with the JSON callback; (completed process, seconds)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
+               ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_CALLBACKS_ENABLED='ansible.posix.json')
+    command = [os.path.join(sys.prefix, 'bin', 'ansible-playbook'),
+               '-i', inventory or os.path.join(ROOT, 'inventories', 'local'), playbook_path] + options
+    started = time.monotonic()
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return completed, time.monotonic() - started
+
+
 def play(tasks, check=False, verbosity=0, timeout=600):
     """Run tasks on localhost through ansible-playbook; return each task's result, in order.
 
@@ -36,15 +47,8 @@ def play(tasks, check=False, verbosity=0, timeout=600):
     playbook = [{'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}]
     with tempfile.NamedTemporaryFile('w', suffix='.yml', delete=False) as handle:
         yaml.safe_dump(playbook, handle)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
-               ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_CALLBACKS_ENABLED='ansible.posix.json')
-    command = [os.path.join(sys.prefix, 'bin', 'ansible-playbook'),
-               '-i', os.path.join(ROOT, 'inventories', 'local'), handle.name]
-    if verbosity:
-        command.append('-' + 'v' * verbosity)
-    started = time.monotonic()
-    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    seconds = time.monotonic() - started
+    options = ['-' + 'v' * verbosity] if verbosity else []
+    completed, seconds = ansible_playbook(handle.name, options, timeout=timeout)
     os.unlink(handle.name)
     try:
         report = json.loads(completed.stdout[completed.stdout.index('{'):])
@@ -138,15 +142,8 @@ class PlaybookRun(object):
 
 def run_playbook(playbook, extra_vars=None, inventory=None, timeout=3600):
     """Run a playbook file of this checkout (path relative to the repo root) with extra vars."""
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
-               ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_CALLBACKS_ENABLED='ansible.posix.json')
-    command = [os.path.join(sys.prefix, 'bin', 'ansible-playbook'),
-               '-i', inventory or os.path.join(ROOT, 'inventories', 'local'), os.path.join(ROOT, playbook)]
-    if extra_vars:
-        command += ['-e', json.dumps(extra_vars)]
-    started = time.monotonic()
-    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    seconds = time.monotonic() - started
+    options = ['-e', json.dumps(extra_vars)] if extra_vars else []
+    completed, seconds = ansible_playbook(os.path.join(ROOT, playbook), options, inventory=inventory, timeout=timeout)
     try:
         report = json.loads(completed.stdout[completed.stdout.index('{'):])
     except ValueError:
