@@ -29,12 +29,18 @@ SETTINGS = {
     'kargo_http_port': HTTP_PORT,
     'kargo_https_port': HTTPS_PORT,
 }
+# The compose projects of the stack here (GeoServer is skipped: no image).
+SERVICES = ('postgis', 'qgis-server', 'mapproxy', 'tileserver-gl', 'proxy')
 # Europe in EPSG:3857, where the sample data has many countries.
 EUROPE_3857 = (-1500000, 4000000, 3500000, 8500000)
 
 
 def project(service):
     return '%s-%s' % (PREFIX, service)
+
+
+def containers_by_service():
+    return dict((service, container_ids(project(service))) for service in SERVICES)
 
 
 def site(**more):
@@ -64,7 +70,7 @@ def stack():
 
 
 def test_every_enabled_service_runs_healthy(stack):
-    for service in ('postgis', 'qgis-server', 'mapproxy', 'tileserver-gl', 'proxy'):
+    for service in SERVICES:
         containers = engine().containers.list(filters={'label': 'com.docker.compose.project=%s' % project(service)})
         assert containers, service
         for container in containers:
@@ -157,24 +163,22 @@ def test_geoserver_is_skipped_without_an_archive(stack):
 
 
 def test_second_run_changes_nothing(stack):
-    before = dict((s, container_ids(project(s))) for s in ('postgis', 'qgis-server', 'mapproxy', 'tileserver-gl', 'proxy'))
+    before = containers_by_service()
     again = site()
     assert again.rc == 0, again.explain()
     print('\nno-op re-run: %.1f s' % again.seconds)
     assert again.stats()['changed'] == 0, again.changed_tasks()
-    after = dict((s, container_ids(project(s))) for s in before)
-    assert after == before
+    assert containers_by_service() == before
 
 
 def test_one_mapproxy_setting_restarts_mapproxy_only(stack):
-    services = ('postgis', 'qgis-server', 'mapproxy', 'tileserver-gl', 'proxy')
-    before = dict((s, container_ids(project(s))) for s in services)
+    before = containers_by_service()
     changed = site(mapproxy_meta_size=[2, 2])
     assert changed.rc == 0, changed.explain()
-    after = dict((s, container_ids(project(s))) for s in services)
+    after = containers_by_service()
     assert after['mapproxy'] != before['mapproxy']
-    assert dict((s, after[s]) for s in services if s != 'mapproxy') == \
-        dict((s, before[s]) for s in services if s != 'mapproxy')
+    others = [s for s in SERVICES if s != 'mapproxy']
+    assert dict((s, after[s]) for s in others) == dict((s, before[s]) for s in others)
     assert png_variance(get('/mapproxy/tms/1.0.0/countries/webmercator/1/2/2.png').content) > 100
     restored = site()
     assert restored.rc == 0, restored.explain()
