@@ -15,7 +15,11 @@ SETTINGS = {'kargo_prefix': PREFIX, 'kargo_root': '/tmp/kargo-bad', 'kargo_secre
     ({'postgis_publish_port': 65536}, 'postgis_publish_port: 65536 is not a port number (1-65535)'),
     ({'proxy_tls_certificate_file': '/nonexistent/kargo.crt', 'proxy_tls_key_file': '/nonexistent/kargo.key'},
      'proxy_tls_certificate_file: /nonexistent/kargo.crt does not exist'),
-], ids=['unknown-service', 'https-port-too-high', 'http-port-zero', 'postgis-port-too-high', 'missing-certificate'])
+    ({'qgis_server_processes': 0}, 'qgis_server_processes: 0 is not a number of processes (1-64)'),
+    ({'mapproxy_seed_max_level': 25}, 'mapproxy_seed_max_level: 25 is not a zoom level, must be between 0 and 20'),
+    ({'tileserver_gl_max_zoom': 15}, 'tileserver_gl_max_zoom: 15 is not a zoom level, must be between 0 and 14'),
+], ids=['unknown-service', 'https-port-too-high', 'http-port-zero', 'postgis-port-too-high', 'missing-certificate',
+        'qgis-processes-zero', 'mapproxy-seed-level-too-high', 'tileserver-zoom-too-high'])
 def test_bad_setting_fails_before_anything_is_deployed(settings, message):
     run = run_playbook('site.yml', dict(SETTINGS, **settings))
     print('\n' + '\n'.join(run.failure_messages()))
