@@ -45,6 +45,12 @@ class DockerCommandError(Exception):
             '`%s` failed (rc=%s): %s' % (' '.join(command), rc, (stderr or stdout).strip()))
 
 
+def names_registry_host(reference):
+    """True when an image reference starts with a registry host ("10.0.0.5:5000/x", "registry.example.org/x")."""
+    first, _, rest = reference.partition('/')
+    return bool(rest) and (first == 'localhost' or '.' in first or ':' in first)
+
+
 class DockerClient(object):
     """SDK client and CLI runner bound to one engine."""
 
@@ -93,6 +99,21 @@ class DockerClient(object):
             except NotFound:
                 self._image_ids[reference] = None
         return self._image_ids[reference]
+
+    def cluster_image_id(self, reference):
+        """What identifies an image across a swarm: the registry's manifest digest when the
+        reference names a registry host (the nodes pull it from there, and this manager may
+        not have it, or get it later), else the local image ID (asked once per reference)."""
+        key = ('registry', reference)
+        if key not in self._image_ids:
+            digest = None
+            if names_registry_host(reference):
+                try:
+                    digest = self.api.inspect_distribution(reference)['Descriptor']['digest']
+                except (APIError, KeyError):
+                    digest = None
+            self._image_ids[key] = digest or self.image_id(reference)
+        return self._image_ids[key]
 
     def forget_images(self):
         self._image_ids = {}

@@ -88,7 +88,7 @@ class SwarmStack(object):
         return states
 
     def desired_states(self):
-        return self.sources.desired_states(self.client.image_id, desired_replicas)
+        return self.sources.desired_states(self.client.cluster_image_id, desired_replicas)
 
     # ------------------------------------------------------------ acting
     def overlay(self, desired):
