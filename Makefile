@@ -46,6 +46,7 @@ demo: setup
 bench: setup
 	$(PY) bench/swarm_stack_noop.py
 	$(PY) bench/stack_deploy.py
+	$(PY) bench/lab_nodes.py
 
 clean:
 	rm -rf .collections .pytest_cache

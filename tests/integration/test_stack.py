@@ -1,21 +1,14 @@
 """The whole stack on this host (compose mode), deployed by site.yml, checked through the
 proxy over HTTPS with real clients: OWSLib, Pillow, a vector tile decoder, psql."""
-import io
 import os
 import shutil
 import subprocess
 
-import mapbox_vector_tile
 import pytest
-import requests
-import urllib3
-from owslib.util import Authentication
-from owslib.wms import WebMapService
-from PIL import Image, ImageStat
 
 from kargo_testlib import container_ids, engine, run_playbook
-
-urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+from stack_checks import (check_landing_redirect_and_headers, check_mapproxy_tiles, check_qgis_capabilities,
+                          check_qgis_getmap, check_tileserver, get, png_variance)
 
 PREFIX = 'kargo-e2e'
 ROOT_DIR = '/tmp/kargo-e2e'
@@ -31,8 +24,6 @@ SETTINGS = {
 }
 # The compose projects of the stack here (GeoServer is skipped: no image).
 SERVICES = ('postgis', 'qgis-server', 'mapproxy', 'tileserver-gl', 'proxy')
-# Europe in EPSG:3857, where the sample data has many countries.
-EUROPE_3857 = (-1500000, 4000000, 3500000, 8500000)
 
 
 def project(service):
@@ -45,15 +36,6 @@ def containers_by_service():
 
 def site(**more):
     return run_playbook('site.yml', dict(SETTINGS, **more))
-
-
-def get(path, **kwargs):
-    return requests.get(BASE + path, verify=False, timeout=60, **kwargs)
-
-
-def png_variance(content):
-    image = Image.open(io.BytesIO(content)).convert('RGB')
-    return sum(ImageStat.Stat(image).var)
 
 
 @pytest.fixture(scope='module')
@@ -90,61 +72,23 @@ def test_postgis_answers_a_spatial_query_on_the_sample_rows(stack):
 
 
 def test_qgis_wms_capabilities_list_the_layer(stack):
-    wms = WebMapService(BASE + '/qgis/', version='1.3.0', auth=Authentication(verify=False), timeout=60)
-    assert 'countries' in wms.contents
-    assert 'EPSG:3857' in wms['countries'].crsOptions
-    get_map_urls = [m['url'] for m in wms.getOperationByName('GetMap').methods]
-    assert all(url.startswith(BASE + '/qgis/') for url in get_map_urls), get_map_urls
+    check_qgis_capabilities(BASE)
 
 
 def test_qgis_getmap_returns_a_picture_of_the_data(stack):
-    wms = WebMapService(BASE + '/qgis/', version='1.3.0', auth=Authentication(verify=False), timeout=60)
-    picture = wms.getmap(layers=['countries'], srs='EPSG:3857', bbox=EUROPE_3857, size=(256, 256),
-                         format='image/png', transparent=False)
-    content = picture.read()
-    assert content.startswith(b'\x89PNG'), content[:300]
-    assert png_variance(content) > 100
+    check_qgis_getmap(BASE)
 
 
 def test_mapproxy_serves_wmts_and_tms_tiles(stack):
-    capabilities = get('/mapproxy/wmts/1.0.0/WMTSCapabilities.xml')
-    assert capabilities.status_code == 200
-    assert b'countries' in capabilities.content
-    assert (BASE + '/mapproxy/').encode() in capabilities.content
-    # Europe: WMTS level 2 x=2 y=1 (origin top left) is TMS level 1 x=2 y=2 (MapProxy's TMS
-    # starts with 2x2 tiles at level 0 and counts y from the south)
-    for path in ('/mapproxy/wmts/countries/webmercator/2/2/1.png', '/mapproxy/tms/1.0.0/countries/webmercator/1/2/2.png'):
-        tile = get(path)
-        assert tile.status_code == 200, path
-        assert tile.headers['Content-Type'] == 'image/png', path
-        assert Image.open(io.BytesIO(tile.content)).size == (256, 256)
-        assert png_variance(tile.content) > 100, path
+    check_mapproxy_tiles(BASE)
 
 
 def test_tileserver_serves_a_vector_tile_and_its_style(stack):
-    tile = get('/tiles/data/countries/2/2/1.pbf', headers={'Accept-Encoding': 'gzip'})
-    assert tile.status_code == 200
-    decoded = mapbox_vector_tile.decode(tile.content)
-    assert decoded['countries']['features'], decoded.keys()
-    # attribute names as in the source GeoPackage (NAME); PostGIS has them lower-cased
-    names = set(f['properties'].get('NAME') for f in decoded['countries']['features'])
-    assert 'France' in names or 'Germany' in names, sorted(n for n in names if n)[:20]
-    style = get('/tiles/styles/countries/style.json').json()
-    assert style['version'] == 8
-    source_urls = [s.get('url', '') for s in style['sources'].values()]
-    assert any(url.startswith(BASE + '/tiles/') for url in source_urls), source_urls
+    check_tileserver(BASE)
 
 
 def test_proxy_landing_page_redirect_and_headers(stack):
-    landing = get('/')
-    assert landing.status_code == 200
-    for path in ('/qgis/', '/mapproxy/', '/tiles/'):
-        assert path in landing.text
-    assert landing.headers['Strict-Transport-Security']
-    assert landing.headers['X-Content-Type-Options'] == 'nosniff'
-    plain = requests.get('http://localhost:%d/mapproxy/demo/' % HTTP_PORT, allow_redirects=False, timeout=30)
-    assert plain.status_code == 301
-    assert plain.headers['Location'] == BASE + '/mapproxy/demo/'
+    check_landing_redirect_and_headers(BASE, 'http://localhost:%d' % HTTP_PORT)
 
 
 def test_swarm_overlays_are_valid_compose(stack):
@@ -179,6 +123,6 @@ def test_one_mapproxy_setting_restarts_mapproxy_only(stack):
     assert after['mapproxy'] != before['mapproxy']
     others = [s for s in SERVICES if s != 'mapproxy']
     assert dict((s, after[s]) for s in others) == dict((s, before[s]) for s in others)
-    assert png_variance(get('/mapproxy/tms/1.0.0/countries/webmercator/1/2/2.png').content) > 100
+    assert png_variance(get(BASE, '/mapproxy/tms/1.0.0/countries/webmercator/1/2/2.png').content) > 100
     restored = site()
     assert restored.rc == 0, restored.explain()

@@ -1,0 +1,244 @@
+"""The multi-host stack, through the Molecule scenario molecule/lab (create = three bare
+lab nodes: docker-in-docker containers reached over SSH; converge = site.yml; idempotence;
+verify; destroy): site.yml takes the bare nodes to a swarm running every service across
+them, with its registry; then the same end-to-end checks as on one host, through the
+proxy on the manager. Tests run in file order: bad inventories first (on the bare nodes:
+nothing may be left behind), then the deployment, its placement, a no-op re-run, faults."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+import yaml
+
+from kargo_testlib import ROOT, run_playbook
+from stack_checks import EVERY_CHECK, check_landing_redirect_and_headers
+
+with open(os.path.join(ROOT, 'molecule', 'lab', 'settings.yml')) as settings_file:
+    SETTINGS = yaml.safe_load(settings_file)
+LAB = SETTINGS['lab_prefix']
+INVENTORY_DIR = SETTINGS['lab_inventory_dir']
+INVENTORY = INVENTORY_DIR + '/hosts.yml'
+MANAGER_IP = SETTINGS['kargo_hostname']
+BASE = 'https://' + MANAGER_IP
+# node1: manager; node2: worker labelled kargo.postgis=true (the lab's default); node3: worker
+NODES = ('node1', 'node2', 'node3')
+STACKS = ('postgis', 'qgis-server', 'mapproxy', 'tileserver-gl', 'proxy')
+REPLICATED = ('qgis-server_qgis-server', 'mapproxy_mapproxy', 'tileserver-gl_tileserver-gl')
+
+
+def molecule(action):
+    """`molecule <action> -s lab` from the repository root; (completed process, seconds)."""
+    env = dict(os.environ, PATH=os.path.join(sys.prefix, 'bin') + os.pathsep + os.environ['PATH'])
+    started = time.monotonic()
+    done = subprocess.run([os.path.join(sys.prefix, 'bin', 'molecule'), action, '-s', 'lab'],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    return done, time.monotonic() - started
+
+
+def molecule_ok(action):
+    done, seconds = molecule(action)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    return seconds
+
+
+def on_node(node, *command, check=True):
+    """Run a command inside a lab node (its own engine answers `docker` there)."""
+    done = subprocess.run(['docker', 'exec', '%s-%s' % (LAB, node)] + list(command),
+                          capture_output=True, text=True, timeout=120)
+    if check:
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+    return done
+
+
+def swarm_state(node):
+    return on_node(node, 'docker', 'info', '--format', '{{.Swarm.LocalNodeState}}').stdout.strip()
+
+
+def service(name):
+    return '%s-%s' % (LAB, name)
+
+
+def services():
+    """{service name: its inspect data} of every service of the stack, from the manager."""
+    names = on_node('node1', 'docker', 'service', 'ls', '--format', '{{.Name}}').stdout.split()
+    inspected = json.loads(on_node('node1', 'docker', 'service', 'inspect', *names).stdout) if names else []
+    return dict((s['Spec']['Name'], s) for s in inspected)
+
+
+def running_tasks(name):
+    """Nodes of the running tasks of a service."""
+    lines = on_node('node1', 'docker', 'service', 'ps', name, '--filter', 'desired-state=running',
+                    '--format', '{{.Node}} {{.CurrentState}}').stdout.splitlines()
+    return sorted(line.split()[0] for line in lines if ' Running ' in ' %s ' % line)
+
+
+def wait_for(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out after %d s waiting for %s' % (timeout, what))
+        time.sleep(3)
+
+
+def site(inventory=INVENTORY, **more):
+    return run_playbook('site.yml', dict(SETTINGS, **more), inventory=inventory)
+
+
+def bad_inventory(tmp_path, change):
+    """A copy of the lab inventory, changed by `change(inventory dict)`."""
+    with open(INVENTORY) as handle:
+        inventory = yaml.safe_load(handle)
+    change(inventory['all']['children'])
+    path = tmp_path / 'hosts.yml'
+    path.write_text(yaml.safe_dump(inventory))
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def lab():
+    molecule('destroy')
+    molecule_ok('create')
+    yield
+    if not os.environ.get('KARGO_KEEP_LAB'):
+        molecule_ok('destroy')
+
+
+def assert_nothing_done():
+    """The bare nodes are as the lab made them: no swarm, no engine started by site.yml."""
+    for node in NODES:
+        assert on_node(node, 'docker', 'info', check=False).returncode != 0 or swarm_state(node) == 'inactive', node
+
+
+def test_an_even_number_of_managers_is_refused_before_anything(lab, tmp_path):
+    def two_managers(groups):
+        groups['managers']['hosts']['node3'] = groups['workers']['hosts'].pop('node3')
+    run = site(inventory=bad_inventory(tmp_path, two_managers))
+    assert run.rc != 0
+    assert 'group managers has 2 hosts (node1, node3)' in run.stdout, run.explain()
+    assert 'swarm_force_even_managers' in run.stdout
+    assert_nothing_done()
+
+
+def test_a_placement_label_no_node_has_is_refused_before_anything(lab):
+    run = site(postgis_placement_constraints=['node.labels.kargo.nowhere == true'])
+    assert run.rc != 0
+    assert ('postgis_placement_constraints: \\"node.labels.kargo.nowhere == true\\" matches no node'
+            in run.stdout), run.explain()
+    assert_nothing_done()
+
+
+def test_an_unreachable_host_is_named_before_anything(lab, tmp_path):
+    def lost_worker(groups):
+        groups['workers']['hosts']['node9'] = {'ansible_host': '10.76.0.99'}
+    run = run_playbook('site.yml', dict(SETTINGS), inventory=bad_inventory(tmp_path, lost_worker), timeout=300)
+    assert run.rc != 0
+    assert 'node9 (10.76.0.99) cannot be reached' in run.stdout, run.explain()
+    assert_nothing_done()
+
+
+@pytest.fixture(scope='module')
+def deployed(lab):
+    seconds = molecule_ok('converge')
+    print('\nmolecule converge (site.yml) from bare lab nodes to the converged stack: %.1f s' % seconds)
+
+
+def test_three_nodes_are_ready(deployed):
+    lines = on_node('node1', 'docker', 'node', 'ls', '--format', '{{.Hostname}} {{.Status}} {{.ManagerStatus}}').stdout
+    nodes = dict((line.split()[0], line.split()[1:]) for line in lines.splitlines())
+    assert sorted(nodes) == list(NODES)
+    assert all(state[0] == 'Ready' for state in nodes.values()), nodes
+    assert nodes['node1'][1] == 'Leader'
+    labels = json.loads(on_node('node1', 'docker', 'node', 'inspect', 'node2', '--format', '{{json .Spec.Labels}}').stdout)
+    assert labels == {'kargo.postgis': 'true', 'kargo.geoserver': 'true'}
+
+
+def test_the_registry_serves_the_images_over_tls(deployed):
+    ca = INVENTORY_DIR + '/.secrets/registry/ca.crt'
+    catalog = requests.get('https://%s:5000/v2/_catalog' % MANAGER_IP, verify=ca, timeout=30).json()
+    assert 'geostack-kargo/qgis-server' in catalog['repositories'], catalog
+    images = set(s['Spec']['TaskTemplate']['ContainerSpec']['Image'] for s in services().values())
+    assert all(image.startswith('%s:5000/geostack-kargo/' % MANAGER_IP) for image in images), images
+
+
+def test_every_stack_converged(deployed):
+    assert sorted(services()) == sorted(service('%s_%s' % (name, name)) for name in STACKS)
+    for name, spec in services().items():
+        wanted = spec['Spec']['Mode'].get('Replicated', {}).get('Replicas', 1)
+        assert len(running_tasks(name)) == wanted, (name, running_tasks(name))
+
+
+def test_tasks_run_where_labels_and_constraints_say(deployed):
+    assert running_tasks(service('postgis_postgis')) == ['node2']
+    assert running_tasks(service('proxy_proxy')) == ['node1']
+    for name in REPLICATED:
+        nodes = running_tasks(service(name))
+        assert len(nodes) == 2 and len(set(nodes)) == 2, (name, nodes)
+
+
+def test_the_services_answer_through_the_proxy(deployed):
+    for check in EVERY_CHECK:
+        check(BASE)
+    check_landing_redirect_and_headers(BASE, 'http://' + MANAGER_IP)
+
+
+def test_the_database_password_is_a_secret_not_an_environment_variable(deployed):
+    password = open(INVENTORY_DIR + '/.secrets/db_password').read().strip()
+    inspected = json.dumps(services())
+    assert password not in inspected
+    assert 'db_password' in json.dumps(services()[service('postgis_postgis')]['Spec']['TaskTemplate']['ContainerSpec']['Secrets'])
+
+
+def test_a_second_run_changes_nothing_and_updates_no_service(deployed):
+    versions = dict((name, s['Version']['Index']) for name, s in services().items())
+    # molecule idempotence: site.yml again, failing when any task on any host changed
+    seconds = molecule_ok('idempotence')
+    print('\nmolecule idempotence (no-op site.yml on 3 nodes): %.1f s' % seconds)
+    assert dict((name, s['Version']['Index']) for name, s in services().items()) == versions
+
+
+def test_molecule_verify_passes(deployed):
+    molecule_ok('verify')
+
+
+def test_postgis_data_survives_a_restart_of_its_service(deployed):
+    on_node('node1', 'docker', 'service', 'update', '--force', '--detach', service('postgis_postgis'))
+    query = 'SELECT count(*) FROM countries'
+
+    def count():
+        containers = on_node('node2', 'docker', 'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=%s'
+                             % service('postgis_postgis'), '--filter', 'health=healthy').stdout.split()
+        if not containers:
+            return None
+        done = on_node('node2', 'docker', 'exec', containers[0], 'sh', '-c',
+                       'PGPASSWORD="$(cat /run/secrets/db_password)" psql -h 127.0.0.1 -U kargo -d gis -tAc "%s"' % query,
+                       check=False)
+        return done.stdout.strip() if done.returncode == 0 else None
+    assert int(wait_for(count, 180, 'PostGIS to answer again')) > 200
+
+
+def test_a_lost_worker_is_replaced_and_rejoins(deployed):
+    subprocess.run(['docker', 'stop', '-t', '2', '%s-node3' % LAB], check=True, capture_output=True)
+    try:
+        def recovered():
+            nodes = dict((name, running_tasks(service(name))) for name in REPLICATED)
+            return all(len(n) == 2 and 'node3' not in n for n in nodes.values()) and nodes
+        print('\nafter losing node3: %s' % wait_for(recovered, 240, 'the replicas to move off node3'))
+        for check in EVERY_CHECK:
+            check(BASE)
+    finally:
+        subprocess.run(['docker', 'start', '%s-node3' % LAB], check=True, capture_output=True)
+    # the node's engine comes back with the infrastructure playbook (no init system in a lab node)
+    back = run_playbook('playbooks/infrastructure.yml', dict(SETTINGS), inventory=INVENTORY)
+    assert back.rc == 0, back.explain()
+
+    def node3_ready():
+        states = on_node('node1', 'docker', 'node', 'ls', '--format', '{{.Hostname}} {{.Status}}').stdout
+        return 'node3 Ready' in states
+    wait_for(node3_ready, 120, 'node3 to be Ready again')
