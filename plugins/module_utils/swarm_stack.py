@@ -24,6 +24,8 @@ STACK_NAME = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_-]*$')
 FAILED_TASK_STATES = ('failed', 'rejected')
 # Failed tasks since the deploy after which a service counts as failing, not starting.
 FAILED_TASKS_LIMIT = 3
+# Without a deploy in this run, failed tasks older than this are history, not a crash loop.
+RECENT_FAILURES_SECONDS = 60
 
 
 def desired_replicas(service):
@@ -162,7 +164,9 @@ class SwarmStack(object):
 
     # ------------------------------------------------------------ waiting
     def _failed_since_deploy(self, tasks):
-        since = self.deployed_at or 0
+        # without a deploy in this run, only recent failures count: a crash loop now, not
+        # the failed tasks swarm keeps in its history from an earlier deploy
+        since = self.deployed_at or (time.time() - RECENT_FAILURES_SECONDS)
         failed = []
         for task in tasks:
             status = task.get('Status') or {}

@@ -103,7 +103,9 @@ def bad_inventory(tmp_path, change):
 
 @pytest.fixture(scope='module')
 def lab():
+    # a lab left by an earlier run goes, and so does Molecule's memory of it
     molecule('destroy')
+    molecule_ok('reset')
     molecule_ok('create')
     yield
     if not os.environ.get('KARGO_KEEP_LAB'):
