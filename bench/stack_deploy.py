@@ -6,9 +6,14 @@ one project per service, in the same order), in the same run, on this engine.
 "Cold" = no container of the stack, images and volumes present (the database already holds
 the sample data, the MapProxy cache is seeded): both then create every container and wait
 until it is healthy. Also printed: the first deploy ever (volumes removed too: sample data
-loaded, MBTiles made, cache seeded), which the CLI cannot do. Wall-clock seconds.
+loaded, MBTiles made, cache seeded), which the CLI cannot do. Wall-clock seconds; beside
+them the CPU seconds of the commands run (Ansible and its modules, or the docker CLI) and
+the load average when each finished: the machine is shared, a load above its core count
+stretches the wall-clock figures.
 """
+import collections
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,44 +37,60 @@ def remove(volumes):
         sys.exit('remove.yml failed:\n' + removed.explain())
 
 
+# wall-clock seconds, CPU seconds of the commands, load average at the end, changed tasks
+Run = collections.namedtuple('Run', 'seconds cpu load changed')
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load():
+    return os.getloadavg()[0]
+
+
 def timed_site(**more):
+    cpu = children_cpu()
     run = run_playbook('site.yml', dict(SETTINGS, **more))
     if run.rc != 0:
         sys.exit('site.yml failed:\n' + run.explain())
-    return run.seconds, run.stats()['changed']
+    return Run(run.seconds, children_cpu() - cpu, load(), run.stats()['changed'])
 
 
 def cli(action):
-    started = time.monotonic()
+    started, cpu = time.monotonic(), children_cpu()
     for service in (ORDER if action == 'up' else reversed(ORDER)):
         project = '%s-%s-cli' % (PREFIX, service.replace('_', '-'))
         args = ['up', '-d', '--wait'] if action == 'up' else ['down']
         subprocess.run(['docker', 'compose', '-p', project, '-f', os.path.join(ROOT_DIR, service, 'compose.yml')] + args,
                        check=True, capture_output=True)
-    return time.monotonic() - started
+    return Run(time.monotonic() - started, children_cpu() - cpu, load(), None)
 
 
 def main():
     shutil.rmtree(ROOT_DIR, ignore_errors=True)
     remove(volumes=True)
-    first, _ = timed_site()
+    first = timed_site()
     remove(volumes=False)
 
-    cli_seconds = cli('up')
+    plain = cli('up')
     cli('down')
 
-    kargo_cold, _ = timed_site()
-    noop, changed = timed_site()
+    cold = timed_site()
+    noop = timed_site()
     remove(volumes=True)
     # remove.yml keeps the shared networks unless every known service is removed
     subprocess.run(['docker', 'network', 'rm', PREFIX + '-front', PREFIX + '-back'], capture_output=True)
 
     print('\nwhole stack, %d services, images present, %d cores' % (len(ORDER), os.cpu_count()))
-    print('  %-62s %6.1f s' % ('plain CLI: docker compose up -d --wait, one project per service', cli_seconds))
-    print('  %-62s %6.1f s  (%.2fx the CLI; target <= 1.3x)' % ('kargo cold deploy (site.yml, containers absent)',
-                                                              kargo_cold, kargo_cold / cli_seconds))
-    print('  %-62s %6.1f s  (changed=%d; target < 30 s)' % ('kargo no-op re-run', noop, changed))
-    print('  %-62s %6.1f s' % ('kargo first deploy ever (+ sample data, MBTiles, seeding)', first))
+    line = '  %-62s %6.1f s  [cpu %5.1f s, load %4.1f]'
+    print(line % ('plain CLI: docker compose up -d --wait, one project per service', plain.seconds, plain.cpu, plain.load))
+    print(line % ('kargo cold deploy (site.yml, containers absent)', cold.seconds, cold.cpu, cold.load)
+          + '  (%.2fx the CLI; target <= 1.3x)' % (cold.seconds / plain.seconds))
+    print(line % ('kargo no-op re-run', noop.seconds, noop.cpu, noop.load)
+          + '  (changed=%d; target < 30 s)' % noop.changed)
+    print(line % ('kargo first deploy ever (+ sample data, MBTiles, seeding)', first.seconds, first.cpu, first.load))
 
 
 if __name__ == '__main__':
