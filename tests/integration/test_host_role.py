@@ -24,7 +24,8 @@ SSH_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/
                '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10']
 ADMIN = 'kargo'
 PUBLISHED_PORT = 8088
-LISTENER_PORTS = [443, 2377, 5000, 7946]
+LISTENER_PORTS = [443, 2377, 7946]
+REGISTRY_PORT = 5000  # kargo_registry_port: published by a container, like the registry
 
 
 def ssh(node, command, user='root', key=LAB_KEY, check=True, options=()):
@@ -215,15 +216,16 @@ def test_firewall_table_next_to_dockers_rules(first_run):
 
 @pytest.fixture()
 def node1_services(first_run):
-    """Listeners on node1 for the ports nothing serves yet, and a container publishing PUBLISHED_PORT."""
+    """Listeners on node1 for the ports nothing serves yet, and a container publishing PUBLISHED_PORT
+    and, like the registry, REGISTRY_PORT."""
     ensure_test_image()
     loaded = subprocess.run('docker save %s | ssh -i %s %s root@%s docker load -q'
                             % (TEST_IMAGE, LAB_KEY, ' '.join(SSH_OPTIONS), NODES['node1']),
                             shell=True, capture_output=True, text=True, timeout=300)
     assert loaded.returncode == 0, loaded.stderr
     ssh('node1', 'docker rm -f kargo-hostlab-web >/dev/null 2>&1; '
-                 'docker run -d --name kargo-hostlab-web -p %d:8080 %s httpd -f -p 8080 -h /www'
-                 % (PUBLISHED_PORT, TEST_IMAGE))
+                 'docker run -d --name kargo-hostlab-web -p %d:8080 -p %d:8080 %s httpd -f -p 8080 -h /www'
+                 % (PUBLISHED_PORT, REGISTRY_PORT, TEST_IMAGE))
     ssh('node1', 'rm -f /tmp/kargo-hostlab-listener.pid; setsid python3 -c %s %s >/dev/null 2>&1 </dev/null &'
                  % (quote(LISTENER), ' '.join(map(str, LISTENER_PORTS))))
     deadline = time.monotonic() + 20
@@ -236,18 +238,20 @@ def node1_services(first_run):
 
 def test_swarm_and_registry_ports_only_from_cluster_members(node1_services):
     node1 = NODES['node1']
-    target = dict((port, '%s:%d' % (node1, port)) for port in [22, 443, 2377, 5000, 7946, PUBLISHED_PORT])
+    target = dict((port, '%s:%d' % (node1, port)) for port in [22, 443, 2377, REGISTRY_PORT, 7946, PUBLISHED_PORT])
     outsider = connect_from_outsider(list(target.values()))
     assert outsider[target[22]] is True and outsider[target[443]] is True, outsider
     assert outsider[target[2377]] is False and outsider[target[7946]] is False, outsider
-    assert outsider[target[5000]] is False, outsider
-    # published container ports go through Docker's forward rules, not the host's input chain
+    # a container port published on a cluster port goes through Docker's forward rules:
+    # the table's forward chain keeps outsiders away from it too
+    assert outsider[target[REGISTRY_PORT]] is False, outsider
+    # any other published container port is Docker's business, open
     assert outsider[target[PUBLISHED_PORT]] is True, outsider
-    member = connect_from_node('node2', [target[2377], target[7946], target[5000]])
+    member = connect_from_node('node2', [target[2377], target[7946], target[REGISTRY_PORT]])
     assert all(member.values()), member
     # the gateway is a trusted source (host_firewall_trusted_sources): it pushes to the registry
-    here = connect_from_here([target[5000]])
-    assert here[target[5000]] is True, here
+    here = connect_from_here([target[REGISTRY_PORT]])
+    assert here[target[REGISTRY_PORT]] is True, here
 
 
 def test_daemon_json_has_log_rotation_no_live_restore_and_keeps_cgroup_parent(first_run):
