@@ -2,6 +2,7 @@
 proxy over HTTPS with real clients: OWSLib, Pillow, a vector tile decoder, psql."""
 import os
 import shutil
+import stat
 import subprocess
 
 import pytest
@@ -69,6 +70,12 @@ def test_postgis_answers_a_spatial_query_on_the_sample_rows(stack):
     assert exit_code == 0, output
     assert lines[0] == 'France'
     assert int(lines[1]) > 200
+
+
+def test_generated_password_is_private_on_the_controller(stack):
+    secrets = SETTINGS['kargo_secrets_dir']
+    assert stat.S_IMODE(os.stat(secrets).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(secrets + '/db_password').st_mode) == 0o600
 
 
 def test_qgis_wms_capabilities_list_the_layer(stack):
