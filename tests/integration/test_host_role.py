@@ -315,3 +315,23 @@ def test_changed_log_setting_restarts_dockerd_once(first_run, settings):
         assert daemon_json(node)['log-opts']['max-file'] == '5'
         assert daemon_json(node)['cgroup-parent'] == '/%s-%s' % (LAB['lab_prefix'], node)
         assert ssh(node, 'docker version --format "{{.Server.Version}}"').stdout.strip()
+
+
+def test_docker_role_installs_a_missing_engine(first_run, settings):
+    # node3 made bare: its engine stopped and its packages purged; the node's apt skips
+    # recommended packages, like a minimal host (trixie's docker.io only recommends docker-cli)
+    ssh('node3', 'kill $(cat /var/run/docker.pid) && while [ -e /var/run/docker.pid ]; do sleep 0.5; done; '
+                 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q docker.io docker-cli docker-compose docker-buildx')
+    assert ssh('node3', 'command -v docker', check=False).returncode != 0
+    installed = infrastructure(settings)
+    assert installed.rc == 0, installed.failure_messages('node3')
+    tasks = changed_tasks(installed, 'node3')
+    assert 'Install the engine (docker_distro_packages)' in tasks and 'Install Compose v2 and buildx' in tasks, tasks
+    assert 'Start dockerd in the background' in tasks, tasks
+    assert ssh('node3', 'docker compose version --short').stdout.strip().startswith('2.')
+    assert ssh('node3', 'docker version --format "{{.Server.Version}}"').stdout.strip()
+    assert daemon_json('node3')['log-driver'] == 'json-file'
+    again = infrastructure(settings)
+    assert again.rc == 0, again.failure_messages('node3')
+    for node in NODES:
+        assert again.stats(node)['changed'] == 0, (node, again.changed_tasks(node))
