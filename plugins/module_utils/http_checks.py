@@ -14,16 +14,16 @@ from ansible_collections.geostack.kargo.plugins.module_utils.waiting import Serv
 
 
 def ask(fetch, check):
-    """One request: (status code or None, why it is not an answer), never an exception."""
+    """One request's answer: name, url, status (None without one), error ('' with an
+    answer), seconds. Never raises: any failure to get an answer is a reason to ask again."""
     started = time.monotonic()
+    status, error = None, ''
     try:
         status = fetch(check['url'])
-        return {'name': check['name'], 'url': check['url'], 'status': status, 'error': '',
-                'seconds': round(time.monotonic() - started, 3)}
-    except Exception as error:  # any failure to get an answer is a reason to ask again
-        status = getattr(error, 'code', None)
-        return {'name': check['name'], 'url': check['url'], 'status': status,
-                'error': '%s: %s' % (type(error).__name__, error), 'seconds': round(time.monotonic() - started, 3)}
+    except Exception as exc:
+        status, error = getattr(exc, 'code', None), '%s: %s' % (type(exc).__name__, exc)
+    return {'name': check['name'], 'url': check['url'], 'status': status, 'error': error,
+            'seconds': round(time.monotonic() - started, 3)}
 
 
 def check_urls(checks, fetch, expected_statuses, timeout, interval=1.0, clock=time.monotonic, sleep=time.sleep):
