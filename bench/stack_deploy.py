@@ -29,6 +29,14 @@ SETTINGS = {'kargo_prefix': PREFIX, 'kargo_root': ROOT_DIR, 'kargo_secrets_dir':
             'kargo_http_port': 19080, 'kargo_https_port': 19443,
             'kargo_services': ['postgis', 'qgis_server', 'mapproxy', 'tileserver_gl', 'proxy']}
 ORDER = ['postgis', 'qgis_server', 'mapproxy', 'tileserver_gl', 'proxy']
+# the machine is shared and single runs vary by 20%: each figure is the median of ROUNDS
+# rounds (CLI, cold deploy, no-op re-run), the number given as the first argument
+ROUNDS = 3
+
+
+def median(runs):
+    """The run of median wall-clock time (the lower middle one of an even number)."""
+    return sorted(runs, key=lambda run: run.seconds)[(len(runs) - 1) // 2]
 
 
 def remove(volumes):
@@ -69,21 +77,26 @@ def cli(action):
 
 
 def main():
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS
     shutil.rmtree(ROOT_DIR, ignore_errors=True)
     remove(volumes=True)
     first = timed_site()
-    remove(volumes=False)
-
-    plain = cli('up')
-    cli('down')
-
-    cold = timed_site()
-    noop = timed_site()
+    plains, colds, noops = [], [], []
+    for number in range(1, rounds + 1):
+        remove(volumes=False)
+        plains.append(cli('up'))
+        cli('down')
+        colds.append(timed_site())
+        noops.append(timed_site())
+        print('round %d of %d: CLI %.1f s, kargo cold %.1f s (%.2fx), no-op %.1f s'
+              % (number, rounds, plains[-1].seconds, colds[-1].seconds, colds[-1].seconds / plains[-1].seconds,
+                 noops[-1].seconds), flush=True)
     remove(volumes=True)
     # remove.yml keeps the shared networks unless every known service is removed
     subprocess.run(['docker', 'network', 'rm', PREFIX + '-front', PREFIX + '-back'], capture_output=True)
 
-    print('\nwhole stack, %d services, images present, %d cores' % (len(ORDER), os.cpu_count()))
+    plain, cold, noop = median(plains), median(colds), median(noops)
+    print('\nwhole stack, %d services, images present, %d cores; medians of %d rounds' % (len(ORDER), os.cpu_count(), rounds))
     line = '  %-62s %6.1f s  [cpu %5.1f s, load %4.1f]'
     print(line % ('plain CLI: docker compose up -d --wait, one project per service', plain.seconds, plain.cpu, plain.load))
     print(line % ('kargo cold deploy (site.yml, containers absent)', cold.seconds, cold.cpu, cold.load)
@@ -91,6 +104,7 @@ def main():
     print(line % ('kargo no-op re-run', noop.seconds, noop.cpu, noop.load)
           + '  (changed=%d; target < 30 s)' % noop.changed)
     print(line % ('kargo first deploy ever (+ sample data, MBTiles, seeding)', first.seconds, first.cpu, first.load))
+    print('  cold/CLI of each round: ' + ', '.join('%.2fx' % (c.seconds / p.seconds) for c, p in zip(colds, plains)))
 
 
 if __name__ == '__main__':
