@@ -38,6 +38,8 @@ class ComposeProject(object):
         self.sources = sources
         self.check_mode = check_mode
         self.commands = []
+        # the containers of each service at the last look, for failure reports
+        self._seen = {}
 
     # ------------------------------------------------------------ reading
     def containers(self):
@@ -150,31 +152,32 @@ class ComposeProject(object):
                 return Verdict(service, Verdict.WAITING, 'container %s is %s' % (container['Name'].lstrip('/'), health))
         return Verdict(service, Verdict.READY)
 
-    def wait(self, timeout):
+    def readiness(self):
+        """One look at every service: a Verdict each, naming this project (verdict.project)."""
         replicas = dict((name, desired_replicas(service)) for name, service in self.sources.services.items())
-        seen = {}
+        by_service = self.containers()
+        self._seen.update(by_service)
+        verdicts = [self._verdict(service, by_service.get(service, []), count) for service, count in sorted(replicas.items())]
+        for verdict in verdicts:
+            verdict.project = self
+        return verdicts
 
-        def look():
-            by_service = self.containers()
-            seen.update(by_service)
-            return [self._verdict(service, by_service.get(service, []), count) for service, count in sorted(replicas.items())]
+    def failure_block(self, verdict, name_project=False):
+        """Why a service is not ready, with its last health check output and log lines."""
+        containers = self._seen.get(verdict.service) or []
+        logs, health_output = None, None
+        if containers:
+            container = containers[0]
+            logs = self.client.container_logs(container['Id'])
+            health_log = (container['State'].get('Health') or {}).get('Log') or []
+            if health_log:
+                health_output = health_log[-1].get('Output')
+        return format_failure(verdict.service, verdict.reason, last_lines('\n'.join(logs or []), 20)
+                              if logs is not None else None, health_output=health_output,
+                              project=self.name if name_project else None)
 
-        def describe(verdicts, timed_out):
-            blocks = []
-            for verdict in verdicts:
-                containers = seen.get(verdict.service) or []
-                logs, health_output = None, None
-                if containers:
-                    container = containers[0]
-                    logs = self.client.container_logs(container['Id'])
-                    health_log = (container['State'].get('Health') or {}).get('Log') or []
-                    if health_log:
-                        health_output = health_log[-1].get('Output')
-                blocks.append(format_failure(verdict.service, verdict.reason, last_lines('\n'.join(logs or []), 20)
-                                             if logs is not None else None, health_output=health_output))
-            return format_failures(blocks, timed_out, timeout)
-
-        return wait_for(look, timeout, describe)
+    def wait(self, timeout):
+        return wait_for_projects([self], timeout)
 
     def container_summaries(self):
         summaries = []
@@ -189,3 +192,16 @@ class ComposeProject(object):
                 })
         return summaries
 
+
+def wait_for_projects(projects, timeout):
+    """Waits until every service of every project (ComposeProjects) is running, and healthy
+    where it has a healthcheck: one look at all of them every round, so their start-ups
+    overlap. Returns the seconds waited; raises ServiceFailure naming each service not ready."""
+    def look():
+        return [verdict for project in projects for verdict in project.readiness()]
+
+    def describe(verdicts, timed_out):
+        blocks = [verdict.project.failure_block(verdict, name_project=len(projects) > 1) for verdict in verdicts]
+        return format_failures(blocks, timed_out, timeout)
+
+    return wait_for(look, timeout, describe)
