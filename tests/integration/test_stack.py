@@ -6,6 +6,7 @@ import stat
 import subprocess
 
 import pytest
+import yaml
 
 from kargo_testlib import container_ids, engine, run_playbook
 from stack_checks import (check_landing_redirect_and_headers, check_mapproxy_tiles, check_qgis_capabilities,
@@ -76,6 +77,25 @@ def test_generated_password_is_private_on_the_controller(stack):
     secrets = SETTINGS['kargo_secrets_dir']
     assert stat.S_IMODE(os.stat(secrets).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(secrets + '/db_password').st_mode) == 0o600
+
+
+def test_a_password_file_left_readable_is_made_private(tmp_path):
+    """A db_password file made by hand with mode 0644 is kept (same password) and made 0600;
+    a second run finds nothing to do."""
+    secrets = tmp_path / 'secrets'
+    secrets.mkdir()
+    (secrets / 'db_password').write_text('made-by-hand\n')
+    os.chmod(str(secrets / 'db_password'), 0o644)
+    playbook = tmp_path / 'read_password.yml'
+    playbook.write_text(yaml.safe_dump([{'hosts': 'all', 'gather_facts': False, 'tasks': [
+        {'ansible.builtin.include_role': {'name': 'geostack.kargo.common', 'tasks_from': 'db_password.yml'}}]}]))
+    first, second = [run_playbook(str(playbook), {'kargo_secrets_dir': str(secrets)}) for _ in range(2)]
+    assert first.rc == 0, first.explain()
+    assert stat.S_IMODE(os.stat(str(secrets / 'db_password')).st_mode) == 0o600
+    assert (secrets / 'db_password').read_text() == 'made-by-hand\n'
+    assert first.changed_tasks() == ['geostack.kargo.common : Keep the generated password file private (db_password)']
+    assert second.stats()['changed'] == 0
+    assert 'made-by-hand' not in first.stdout + second.stdout, 'the password must not be logged'
 
 
 def test_qgis_wms_capabilities_list_the_layer(stack):
