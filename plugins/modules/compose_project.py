@@ -26,6 +26,8 @@ description:
   - All input is read and validated before the engine is touched.
 author:
   - geostack.kargo developers
+extends_documentation_fragment:
+  - geostack.kargo.docker_connection
 requirements:
   - Docker CLI with the Compose v2 plugin (C(docker compose)) on the target
   - Docker SDK for Python 7.x on the target
@@ -89,13 +91,6 @@ options:
     description: Seconds to wait before failing with the state and last log lines of the services not ready.
     type: int
     default: 120
-  docker_host:
-    description: Docker Engine address (as C(DOCKER_HOST)); defaults to C(DOCKER_HOST) or the local socket.
-    type: str
-    aliases: [docker_url]
-  docker_cli:
-    description: Path of the docker CLI; found on the PATH by default.
-    type: path
 notes:
   - Writable bind-mounted directories count as data and are not fingerprinted.
 seealso:

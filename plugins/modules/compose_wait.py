@@ -23,6 +23,8 @@ description:
   - Changes nothing. In check mode it does not wait (a check-mode deploy starts nothing).
 author:
   - geostack.kargo developers
+extends_documentation_fragment:
+  - geostack.kargo.docker_connection
 requirements:
   - Docker SDK for Python 7.x on the target
 attributes:
@@ -54,13 +56,6 @@ options:
     description: Seconds to wait before failing with the state and last log lines of the services not ready.
     type: int
     default: 120
-  docker_host:
-    description: Docker Engine address (as C(DOCKER_HOST)); defaults to C(DOCKER_HOST) or the local socket.
-    type: str
-    aliases: [docker_url]
-  docker_cli:
-    description: Path of the docker CLI; found on the PATH by default.
-    type: path
 seealso:
   - module: geostack.kargo.compose_project
 '''

@@ -27,6 +27,8 @@ description:
   - Must run on a swarm manager.
 author:
   - geostack.kargo developers
+extends_documentation_fragment:
+  - geostack.kargo.docker_connection
 requirements:
   - Docker CLI on the target (C(docker stack deploy))
   - Docker SDK for Python 7.x on the target
@@ -80,13 +82,6 @@ options:
     description: Seconds to wait (for convergence, or for removal with O(state=absent)).
     type: int
     default: 300
-  docker_host:
-    description: Docker Engine address (as C(DOCKER_HOST)); defaults to C(DOCKER_HOST) or the local socket.
-    type: str
-    aliases: [docker_url]
-  docker_cli:
-    description: Path of the docker CLI; found on the PATH by default.
-    type: path
 seealso:
   - module: geostack.kargo.compose_project
   - module: community.docker.docker_stack
