@@ -187,6 +187,26 @@ def test_second_run_changes_nothing_and_keeps_dockerd(first_run, settings):
     assert dockerd_pids() == pids
 
 
+PACKAGES_TASK = 'Install the base packages, nftables and the time daemon'
+EMPTY_LISTS = 'rm -rf /var/lib/apt/lists/* /var/lib/apt/periodic/update-success-stamp; touch /var/lib/apt/lists'
+
+
+def test_packages_installed_on_a_node_whose_lists_were_just_emptied(first_run, settings):
+    # node2 loses a package the role wants and its package lists a moment ago, as an image
+    # build leaves them (the lists' folder is new: a cache age read from it says "fresh");
+    # node3 loses only its lists: it has every package, so nothing may update them
+    ssh('node2', 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q curl && ' + EMPTY_LISTS)
+    ssh('node3', EMPTY_LISTS)
+    run = infrastructure(settings)
+    assert run.rc == 0, run.failure_messages('node2')
+    assert changed_tasks(run, 'node2') == [PACKAGES_TASK]
+    installed = [result for name, result in run.task_results('node2') if name.endswith(PACKAGES_TASK)][0]
+    assert installed['missing'] == ['curl'] and installed['cache_updated'], installed
+    assert ssh('node2', "dpkg-query -W -f='${db:Status-Status}' curl").stdout == 'installed'
+    assert run.stats('node3')['changed'] == 0, run.changed_tasks('node3')
+    assert ssh('node3', 'ls /var/lib/apt/lists | grep -c _Packages', check=False).stdout.strip() == '0'
+
+
 def test_admin_user_logs_in_with_its_key_and_sudo_needs_no_password(first_run, admin_key):
     for node in NODES:
         logged_in = ssh(node, 'id -un; sudo -n id -u', user=ADMIN, key=admin_key)
