@@ -167,7 +167,7 @@ class AptHost(object):
                              self.clock(), cache_valid_time, lacking)
 
     def update(self):
-        rc, out, err = self.run(['apt-get', 'update', '-q'], self.ENVIRON)
+        rc, out, err = self.run(['apt-get', 'update', '-q', '-o', 'DPkg::Lock::Timeout=120'], self.ENVIRON)
         if rc != 0:
             raise AptError('apt-get update failed:\n%s' % tail(err + '\n' + out))
         os.makedirs(os.path.dirname(UPDATE_STAMP), exist_ok=True)

@@ -5,7 +5,13 @@ import sys
 
 import pytest
 
-from kargo_testlib import ROOT
+from kargo_testlib import ROOT, build_images
+
+
+@pytest.fixture(scope='module', autouse=True)
+def images():
+    """The scenarios deploy built images: built here when this file runs alone."""
+    build_images(['postgis', 'proxy'])
 
 
 @pytest.mark.parametrize('role', ['postgis', 'proxy'])

@@ -14,12 +14,18 @@ def swarm_state():
 
 @pytest.fixture(scope='module', autouse=True)
 def outside_any_swarm():
-    """These tests create and leave the swarm themselves; the engine is left in one afterwards."""
-    if swarm_state()['LocalNodeState'] != 'inactive':
+    """These tests create and leave the swarm themselves; afterwards the engine is in a swarm
+    only when it was in one before (a new one: the old one is gone), so what runs next finds
+    the engine as a fresh machine has it."""
+    was_in_a_swarm = swarm_state()['LocalNodeState'] != 'inactive'
+    if was_in_a_swarm:
         engine().swarm.leave(force=True)
     yield
-    if swarm_state()['LocalNodeState'] == 'inactive':
+    in_a_swarm = swarm_state()['LocalNodeState'] != 'inactive'
+    if was_in_a_swarm and not in_a_swarm:
         engine().swarm.init(advertise_addr='127.0.0.1')
+    elif in_a_swarm and not was_in_a_swarm:
+        engine().swarm.leave(force=True)
 
 
 def node_labels():

@@ -44,9 +44,14 @@ SWARM_OVERLAY = textwrap.dedent('''
 
 @pytest.fixture(scope='module', autouse=True)
 def swarm():
+    """A one-node swarm on this engine, left afterwards when these tests made it."""
     ensure_test_image()
-    if engine().info()['Swarm']['LocalNodeState'] == 'inactive':
+    made = engine().info()['Swarm']['LocalNodeState'] == 'inactive'
+    if made:
         engine().swarm.init(advertise_addr='127.0.0.1')
+    yield
+    if made:
+        engine().swarm.leave(force=True)
 
 
 @pytest.fixture

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Remove what this project made on this machine, so the next `make test` or `make demo`
+# runs as on a fresh one (a cold run): the containers, swarm stacks, volumes, networks
+# and images it made on the local engine (names starting with kargo, images of
+# geostack-kargo/ and kargo-test/), the swarm its tests made, the labs, the files under
+# /tmp/kargo-* and /opt/kargo, the generated inventories and secrets, Molecule's state of
+# its scenarios, the venv and the collection link.
+#   --engine  also stop dockerd and purge what scripts/ensure-docker.sh installed
+#             (docker.io, Compose v2, the pinned trixie source, /var/lib/docker) and
+#             debootstrap, which the images role installs
+# Nothing else on the engine or the machine is touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[clean-machine] %s\n' "$*"; }
+purge_engine=false
+[ "${1:-}" = "--engine" ] && purge_engine=true
+
+if timeout 10 docker info >/dev/null 2>&1; then
+  ours() { grep -E "^${1}" || true; }
+  if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != inactive ]; then
+    for stack in $(docker stack ls --format '{{.Name}}' 2>/dev/null | ours kargo); do
+      log "stack $stack"; docker stack rm "$stack" >/dev/null
+    done
+    # the one-node swarm of the tests advertises 127.0.0.1; a swarm of the user's does not
+    if [ "$(docker info --format '{{.Swarm.NodeAddr}}')" = 127.0.0.1 ]; then
+      log "leaving the tests' one-node swarm"; docker swarm leave --force >/dev/null
+    fi
+  fi
+  containers=$(docker ps -a --format '{{.Names}}' | ours kargo)
+  [ -z "$containers" ] || { log "containers: $(echo $containers)"; docker rm -f -v $containers >/dev/null; }
+  volumes=$(docker volume ls --format '{{.Name}}' | ours kargo)
+  [ -z "$volumes" ] || { log "volumes: $(echo $volumes)"; docker volume rm -f $volumes >/dev/null; }
+  networks=$(docker network ls --format '{{.Name}}' | ours kargo)
+  [ -z "$networks" ] || { log "networks: $(echo $networks)"; docker network rm $networks >/dev/null; }
+  images=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '(^|/)(geostack-kargo|kargo-test)/' || true)
+  [ -z "$images" ] || { log "images: $(echo $images)"; docker rmi -f $images >/dev/null; }
+  log "build cache"; docker builder prune -af >/dev/null
+fi
+
+log "files: /tmp/kargo-* /opt/kargo, inventories' secrets, labs' inventories, venv, Molecule state"
+rm -rf /tmp/kargo-* /opt/kargo /etc/docker/certs.d/10.7[0-9].0.*:* \
+       inventories/*/.secrets inventories/lab/hosts.yml inventories/lab/.ssh \
+       .venv .collections .pytest_cache .kargo \
+       "$HOME/.cache/molecule/$(basename "$PWD")" "$HOME/.cache/molecule/postgis" "$HOME/.cache/molecule/proxy"
+
+if $purge_engine; then
+  if [ -f /var/run/docker.pid ]; then
+    log "stopping dockerd"
+    kill "$(cat /var/run/docker.pid)" 2>/dev/null || true
+    for _ in $(seq 1 30); do [ -e /var/run/docker.pid ] || break; sleep 1; done
+  fi
+  pkill -x containerd 2>/dev/null || true
+  log "purging the engine packages, the trixie source and /var/lib/docker"
+  DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq docker.io docker-cli docker-compose docker-buildx \
+    containerd runc tini iptables debootstrap >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get autoremove -y -qq >/dev/null 2>&1 || true
+  rm -rf /etc/apt/sources.list.d/kargo-trixie.sources /etc/apt/preferences.d/kargo-trixie \
+         /var/lib/docker /var/lib/containerd /etc/docker /var/log/dockerd.log
+fi
+log "done"
