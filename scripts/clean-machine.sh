@@ -38,11 +38,18 @@ if timeout 10 docker info >/dev/null 2>&1; then
   log "build cache"; docker builder prune -af >/dev/null
 fi
 
-log "files: /tmp/kargo-* /opt/kargo, inventories' secrets, labs' inventories, venv, Molecule state"
+# Molecule's state of the scenarios (folders under ~/.ansible/tmp), while it is installed
+if [ -x .venv/bin/molecule ]; then
+  log "Molecule state of the scenarios"
+  export PATH="$PWD/.venv/bin:$PATH"
+  molecule reset -s lab >/dev/null 2>&1 || true
+  for role in postgis proxy; do (cd "roles/$role" && molecule reset >/dev/null 2>&1) || true; done
+fi
+
+log "files: /tmp/kargo-* /opt/kargo, inventories' secrets, labs' inventories, venv"
 rm -rf /tmp/kargo-* /opt/kargo /etc/docker/certs.d/10.7[0-9].0.*:* \
        inventories/*/.secrets inventories/lab/hosts.yml inventories/lab/.ssh \
-       .venv .collections .pytest_cache .kargo \
-       "$HOME/.cache/molecule/$(basename "$PWD")" "$HOME/.cache/molecule/postgis" "$HOME/.cache/molecule/proxy"
+       .venv .collections .pytest_cache .kargo
 
 if $purge_engine; then
   if [ -f /var/run/docker.pid ]; then

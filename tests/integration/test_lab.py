@@ -106,10 +106,12 @@ def lab():
     # a lab left by an earlier run goes, and so does Molecule's memory of it
     molecule('destroy')
     molecule_ok('reset')
-    molecule_ok('create')
-    yield
-    if not os.environ.get('KARGO_KEEP_LAB'):
-        molecule_ok('destroy')
+    try:
+        molecule_ok('create')
+        yield
+    finally:  # also when the set-up failed: no lab left behind
+        if not os.environ.get('KARGO_KEEP_LAB'):
+            molecule_ok('destroy')
 
 
 def assert_nothing_done():

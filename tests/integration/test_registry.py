@@ -104,21 +104,23 @@ def lab():
 
     run_playbook('playbooks/lab.yml', dict(LAB, lab_state='absent'))
     clean()
-    made = run_playbook('playbooks/lab.yml', LAB)
-    assert made.rc == 0, made.explain()
-    # the registry needs the engines only, not the swarm (compose mode skips the swarm play);
-    # this machine, the builder, pushes through the lab's gateway
-    started = run_playbook('playbooks/infrastructure.yml',
-                           {'kargo_mode': 'compose', 'host_firewall_trusted_sources': [GATEWAY]}, inventory=INVENTORY)
-    assert started.rc == 0, started.explain()
-    yield
-    removed = run_playbook('playbooks/lab.yml', dict(LAB, lab_state='absent'))
-    # our own tags only: the images keep their geostack-kargo/* tags
-    for image in engine().images.list():
-        for tag in image.tags:
-            if tag.startswith(REGISTRY + '/') and len(image.tags) > 1:
-                engine().images.remove(tag, noprune=True)
-    clean()
+    try:
+        made = run_playbook('playbooks/lab.yml', LAB)
+        assert made.rc == 0, made.explain()
+        # the registry needs the engines only, not the swarm (compose mode skips the swarm play);
+        # this machine, the builder, pushes through the lab's gateway
+        started = run_playbook('playbooks/infrastructure.yml',
+                               {'kargo_mode': 'compose', 'host_firewall_trusted_sources': [GATEWAY]}, inventory=INVENTORY)
+        assert started.rc == 0, started.explain()
+        yield
+    finally:  # also when the set-up failed: no lab left behind
+        removed = run_playbook('playbooks/lab.yml', dict(LAB, lab_state='absent'))
+        # our own tags only: the images keep their geostack-kargo/* tags
+        for image in engine().images.list():
+            for tag in image.tags:
+                if tag.startswith(REGISTRY + '/') and len(image.tags) > 1:
+                    engine().images.remove(tag, noprune=True)
+        clean()
     assert removed.rc == 0, removed.explain()
 
 
