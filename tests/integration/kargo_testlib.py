@@ -1,4 +1,5 @@
 """Running real playbooks against the real engine, and reading their results."""
+import contextlib
 import json
 import os
 import subprocess
@@ -159,3 +160,19 @@ def run_playbook(playbook, extra_vars=None, inventory=None, timeout=3600):
     except ValueError:
         report = {}
     return PlaybookRun(completed.returncode, report, completed.stdout, completed.stderr, seconds)
+
+
+@contextlib.contextmanager
+def fresh_lab(settings):
+    """A lab made by playbooks/lab.yml from new nodes, removed at the end, also when the
+    set-up or a test failed. A lab of the same prefix left by a run that was stopped (its
+    nodes keep their files, and lab.yml would start them again) is removed first: a first
+    run on it would find its hosts already configured."""
+    run_playbook('playbooks/lab.yml', dict(settings, lab_state='absent'))
+    try:
+        made = run_playbook('playbooks/lab.yml', settings)
+        assert made.rc == 0, made.explain()
+        yield made
+    finally:
+        removed = run_playbook('playbooks/lab.yml', dict(settings, lab_state='absent'))
+        assert removed.rc == 0, removed.explain()

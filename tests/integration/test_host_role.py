@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from kargo_testlib import ensure_test_image, run_playbook, TEST_IMAGE
+from kargo_testlib import ensure_test_image, fresh_lab, run_playbook, TEST_IMAGE
 
 LAB = {'lab_prefix': 'kargo-hostlab', 'lab_subnet': '10.78.0.0/24', 'lab_inventory_dir': '/tmp/kargo-hostlab'}
 INVENTORY = os.path.join(LAB['lab_inventory_dir'], 'hosts.yml')
@@ -121,13 +121,8 @@ def quote(text):
 
 @pytest.fixture(scope='module')
 def lab():
-    made = run_playbook('playbooks/lab.yml', LAB)
-    try:
-        assert made.rc == 0, made.explain()
+    with fresh_lab(LAB):
         yield
-    finally:
-        removed = run_playbook('playbooks/lab.yml', dict(LAB, lab_state='absent'))
-        assert removed.rc == 0, removed.explain()
 
 
 @pytest.fixture(scope='module')

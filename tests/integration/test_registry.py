@@ -16,7 +16,7 @@ import urllib.request
 import docker
 import pytest
 
-from kargo_testlib import engine, run_playbook
+from kargo_testlib import engine, fresh_lab, run_playbook
 
 # our own lab: other labs (10.77, 10.78) and stacks share this engine
 LAB = {'lab_prefix': 'kargo-reglab', 'lab_subnet': '10.79.0.0/24', 'lab_workers': 1,
@@ -102,26 +102,23 @@ def lab():
         shutil.rmtree(ROOT_DIR, ignore_errors=True)
         shutil.rmtree(USER_CA_DIR, ignore_errors=True)
 
-    run_playbook('playbooks/lab.yml', dict(LAB, lab_state='absent'))
     clean()
     try:
-        made = run_playbook('playbooks/lab.yml', LAB)
-        assert made.rc == 0, made.explain()
-        # the registry needs the engines only, not the swarm (compose mode skips the swarm play);
-        # this machine, the builder, pushes through the lab's gateway
-        started = run_playbook('playbooks/infrastructure.yml',
-                               {'kargo_mode': 'compose', 'host_firewall_trusted_sources': [GATEWAY]}, inventory=INVENTORY)
-        assert started.rc == 0, started.explain()
-        yield
-    finally:  # also when the set-up failed: no lab left behind
-        removed = run_playbook('playbooks/lab.yml', dict(LAB, lab_state='absent'))
+        with fresh_lab(LAB):
+            # the registry needs the engines only, not the swarm (compose mode skips the swarm play);
+            # this machine, the builder, pushes through the lab's gateway
+            started = run_playbook('playbooks/infrastructure.yml',
+                                   {'kargo_mode': 'compose', 'host_firewall_trusted_sources': [GATEWAY]},
+                                   inventory=INVENTORY)
+            assert started.rc == 0, started.explain()
+            yield
+    finally:  # also when the set-up failed: no lab or tag left behind
         # our own tags only: the images keep their geostack-kargo/* tags
         for image in engine().images.list():
             for tag in image.tags:
                 if tag.startswith(REGISTRY + '/') and len(image.tags) > 1:
                     engine().images.remove(tag, noprune=True)
         clean()
-    assert removed.rc == 0, removed.explain()
 
 
 @pytest.fixture(scope='module')
