@@ -10,6 +10,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
@@ -40,7 +42,23 @@ class ActionModule(ActionBase):
         before = result.pop('before', None)
         if before is not None and not result.get('failed'):
             result['diff'] = self._diff(module_args['files'], before)
+        if self._play_context.check_mode and not result.get('failed'):
+            result['pending'] = self._pending(module_args, result.get('files') or [])
         return result
+
+    @staticmethod
+    def _pending(module_args, reports):
+        """In check mode, what would have been written, for a deploy module's `pending`:
+        {absolute path: {content, sha256}} of each file created or updated (a secret's without
+        its content or digest: it only counts as changed)."""
+        dest = os.path.expanduser(str(module_args.get('dest') or ''))
+        pending = {}
+        for entry, report in zip(module_args['files'], reports):
+            if report.get('state') not in ('created', 'updated'):
+                continue
+            path = os.path.normpath(os.path.join(dest, entry['path']))
+            pending[path] = {} if entry.get('secret') else {'content': entry['content'], 'sha256': report.get('sha256')}
+        return pending
 
     def _with_content(self, entry, task_vars):
         """The entry with `content` in place of its `template` or `src`."""

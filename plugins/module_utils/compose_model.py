@@ -61,13 +61,6 @@ def parse_compose_text(text, source):
     return document
 
 
-def load_compose_file(path):
-    if not os.path.isfile(path):
-        raise ComposeError("compose file %s does not exist" % path)
-    with open(path, 'r') as handle:
-        return parse_compose_text(handle.read(), path)
-
-
 # ---------------------------------------------------------------- interpolation
 
 _INTERPOLATION = re.compile(r'\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))')

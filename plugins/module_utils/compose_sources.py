@@ -15,29 +15,51 @@ import tempfile
 import yaml
 
 from ansible_collections.geostack.kargo.plugins.module_utils.compose_model import (
-    ComposeError, interpolate, load_compose_file, merge_documents, read_env_file, resolve_path, validate_model)
+    ComposeError, interpolate, merge_documents, parse_compose_text, read_env_file, resolve_path, validate_model)
 from ansible_collections.geostack.kargo.plugins.module_utils.change_plan import ServiceState
 from ansible_collections.geostack.kargo.plugins.module_utils.fingerprint import (
     inputs_hash, referenced_files, service_inputs)
+from ansible_collections.geostack.kargo.plugins.module_utils.host_files import HostFiles, PendingFiles
 
 SOURCE_ARGS = dict(
     files=dict(type='list', elements='path', default=[]),
     definition=dict(type='dict'),
     project_src=dict(type='path'),
+    # not no_log: secret files come without content or digest (render_files), and no_log would
+    # mask every other file's content wherever it appears in the output
+    pending=dict(type='dict', default={}),
+    pending_images=dict(type='list', elements='str', default=[]),
 )
+
+# The image input of a service whose image an earlier task of the run rebuilds or pulls.
+PENDING_IMAGE = 'sha256:pending-new-image'
 
 
 class ComposeSources(object):
-    """What the user gave (files, definition), as one merged and validated model."""
+    """What the user gave (files, definition), as one merged and validated model.
 
-    def __init__(self, files, definition, project_src):
+    `host_files` reads the files (default: the host's, as they are); `pending_images` are
+    the images an earlier task of the run will replace (check mode plans with both)."""
+
+    @classmethod
+    def from_params(cls, params, check_mode):
+        """From a deploy module's SOURCE_ARGS; `pending` and `pending_images` count in check mode
+        only (in a real run the files are written and the images built by then)."""
+        if check_mode:
+            return cls(params['files'], params['definition'], params['project_src'],
+                       PendingFiles(params['pending']), params['pending_images'])
+        return cls(params['files'], params['definition'], params['project_src'])
+
+    def __init__(self, files, definition, project_src, host_files=None, pending_images=()):
         if not files and not definition:
             raise ComposeError('give files, definition, or both')
         if definition and not files and not project_src:
             raise ComposeError('project_src is required with an inline definition and no files '
                                '(relative paths are resolved from it)')
+        self.host_files = host_files or HostFiles()
+        self.pending_images = set(pending_images)
         self.project_dir = project_src or os.path.dirname(os.path.abspath(files[0]))
-        if not os.path.isdir(self.project_dir):
+        if not self.host_files.is_dir(self.project_dir):
             raise ComposeError('project_src %s is not a directory' % self.project_dir)
         self.files = [resolve_path(path, self.project_dir) for path in files]
         self.definition = definition
@@ -45,7 +67,9 @@ class ComposeSources(object):
         self.env.update(os.environ)
         documents = []
         for path in self.files:
-            documents.append(interpolate(load_compose_file(path), self.env, path))
+            if not self.host_files.is_file(path):
+                raise ComposeError("compose file %s does not exist" % path)
+            documents.append(interpolate(parse_compose_text(self.host_files.read_text(path), path), self.env, path))
         if definition:
             documents.append(interpolate(definition, self.env, 'definition'))
         self.model = validate_model(merge_documents(documents))
@@ -54,20 +78,34 @@ class ComposeSources(object):
 
     def _check_referenced_files(self):
         for name in self.services:
-            for label, path in sorted(referenced_files(self.model, name, self.project_dir).items()):
-                if not os.path.exists(path):
+            for label, path in sorted(referenced_files(self.model, name, self.project_dir,
+                                                       self.host_files.is_file, self.host_files.is_dir).items()):
+                if not self.host_files.exists(path):
                     raise ComposeError("service '%s' uses %s (%s), which does not exist" % (name, path, label))
 
     @property
     def services(self):
         return self.model['services']
 
+    def unread_pending(self):
+        """Check mode: the pending files that are no compose file of the project and that no
+        service reads (a change to them restarts nothing)."""
+        pending = getattr(self.host_files, 'pending', {})
+        read = set(os.path.normpath(path) for path in self.files)
+        for name in self.services:
+            read.update(os.path.normpath(path) for path in referenced_files(
+                self.model, name, self.project_dir, self.host_files.is_file, self.host_files.is_dir).values())
+        return sorted(path for path in pending
+                      if path not in read and not any(path.startswith(folder + os.sep) for folder in read))
+
     def desired_states(self, image_id_of, replicas_of):
         """Each service as wanted: its fingerprint inputs and replicas (image IDs asked of the engine)."""
         states = {}
         for name, service in self.services.items():
-            image_id = image_id_of(service['image']) if service.get('image') else None
-            inputs = service_inputs(self.model, name, self.project_dir, image_id)
+            image_id = None
+            if service.get('image'):
+                image_id = PENDING_IMAGE if service['image'] in self.pending_images else image_id_of(service['image'])
+            inputs = service_inputs(self.model, name, self.project_dir, image_id, self.host_files)
             states[name] = ServiceState(inputs_hash(inputs), inputs, replicas_of(service))
         return states
 

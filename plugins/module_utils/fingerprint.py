@@ -84,12 +84,13 @@ def _bind_source(volume):
     return source, read_only
 
 
-def referenced_files(model, service_name, project_dir):
+def referenced_files(model, service_name, project_dir, is_file=os.path.isfile, is_dir=os.path.isdir):
     """Host files whose content a service depends on, as {label: absolute path}.
 
     Counted: bind-mounted files, read-only bind-mounted directories (settings), the
     files of configs and secrets it uses, and its env_file(s). A writable bind-mounted
     directory is data, not settings: hashing it would roll the service on every write.
+    `is_file` and `is_dir` tell what a path is (host_files: also files not written yet).
     """
     service = model['services'][service_name]
     files = {}
@@ -98,7 +99,7 @@ def referenced_files(model, service_name, project_dir):
         if source is None:
             continue
         path = resolve_path(source, project_dir)
-        if os.path.isfile(path) or (os.path.isdir(path) and read_only):
+        if is_file(path) or (is_dir(path) and read_only):
             files['volume:' + str(source)] = path
     for kind in ('configs', 'secrets'):
         declared = model.get(kind) or {}
@@ -116,14 +117,17 @@ def referenced_files(model, service_name, project_dir):
     return files
 
 
-def service_inputs(model, service_name, project_dir, image_id=None):
-    """Short digests of each input of a service: definition, image, every file."""
+def service_inputs(model, service_name, project_dir, image_id=None, host_files=None):
+    """Short digests of each input of a service: definition, image, every file (read through
+    `host_files`, a host_files.HostFiles; default: the host's files as they are)."""
     inputs = {'definition': _sha256(normalize_service(model['services'][service_name]).encode('utf-8'))[:SHORT]}
     if image_id:
         inputs['image'] = image_id.split(':')[-1][:SHORT]
-    for label, path in sorted(referenced_files(model, service_name, project_dir).items()):
+    is_file, is_dir, digest = ((host_files.is_file, host_files.is_dir, host_files.digest) if host_files
+                               else (os.path.isfile, os.path.isdir, file_digest))
+    for label, path in sorted(referenced_files(model, service_name, project_dir, is_file, is_dir).items()):
         try:
-            inputs[label] = file_digest(path)[:SHORT]
+            inputs[label] = digest(path)[:SHORT]
         except ComposeError:
             raise ComposeError("service '%s' uses %s, which does not exist" % (service_name, path))
     return inputs

@@ -28,6 +28,7 @@ author:
   - geostack.kargo developers
 extends_documentation_fragment:
   - geostack.kargo.docker_connection
+  - geostack.kargo.pending_changes
 requirements:
   - Docker CLI with the Compose v2 plugin (C(docker compose)) on the target
   - Docker SDK for Python 7.x on the target
@@ -148,6 +149,12 @@ removed:
   returned: when state is absent
   type: dict
   sample: {containers: [demo-web-1], networks: [demo_default]}
+unread_pending:
+  description: In check mode, the O(pending) files that no service reads and that are no compose file of this project;
+    a change to them restarts nothing.
+  returned: in check mode, when there are such files
+  type: list
+  elements: str
 commands:
   description: The docker CLI commands that were run.
   returned: always
@@ -194,7 +201,7 @@ def main():
     sources = None
     if state != 'absent':
         try:
-            sources = ComposeSources(params['files'], params['definition'], params['project_src'])
+            sources = ComposeSources.from_params(params, module.check_mode)
         except ComposeError as exc:
             module.fail_json(msg=str(exc))
 
@@ -209,6 +216,10 @@ def main():
         else:
             changes, diff = project.present(params['pull'], params['remove_orphans'], start=state != 'stopped')
             result.update(services=changes, changed=any(c['action'] != 'unchanged' for c in changes))
+            unread = sources.unread_pending()
+            if unread:
+                result['unread_pending'] = unread
+                diff['after']['unread_pending'] = ['%s: no service reads it, nothing restarts' % path for path in unread]
             if module._diff:
                 result['diff'] = diff
             if state == 'stopped':

@@ -154,6 +154,12 @@ folders:
   returned: always
   type: list
   elements: str
+pending:
+  description:
+    - In check mode, what would have been written, as the deploy modules' O(geostack.kargo.compose_project#module:pending)
+      takes it; a dict of absolute path to C({content, sha256}) per file created or updated, a secret file without either.
+  returned: in check mode
+  type: dict
 removed:
   description: The O(absent) files that were there and were (or would be) removed.
   returned: always

@@ -29,6 +29,7 @@ author:
   - geostack.kargo developers
 extends_documentation_fragment:
   - geostack.kargo.docker_connection
+  - geostack.kargo.pending_changes
 requirements:
   - Docker CLI on the target (C(docker stack deploy))
   - Docker SDK for Python 7.x on the target
@@ -124,6 +125,12 @@ removed:
   description: With O(state=absent), what existed and was (or would be) removed, by kind.
   returned: when state is absent
   type: dict
+unread_pending:
+  description: In check mode, the O(pending) files that no service reads and that are no compose file of this project;
+    a change to them restarts nothing.
+  returned: in check mode, when there are such files
+  type: list
+  elements: str
 commands:
   description: The docker CLI commands that were run.
   returned: always
@@ -167,7 +174,7 @@ def main():
     sources = None
     if params['state'] == 'present':
         try:
-            sources = ComposeSources(params['files'], params['definition'], params['project_src'])
+            sources = ComposeSources.from_params(params, module.check_mode)
         except ComposeError as exc:
             module.fail_json(msg=str(exc))
 
@@ -188,6 +195,10 @@ def main():
         else:
             changes, diff = stack.present(params['resolve_image'], params['prune'])
             result.update(services=changes, changed=any(c['action'] != 'unchanged' for c in changes))
+            unread = sources.unread_pending()
+            if unread:
+                result['unread_pending'] = unread
+                diff['after']['unread_pending'] = ['%s: no service reads it, nothing restarts' % path for path in unread]
             if module._diff:
                 result['diff'] = diff
             if params['wait'] and not module.check_mode:

@@ -248,3 +248,43 @@ def test_bad_input_fails_before_touching_the_engine(tmp_path, label, args, messa
     assert message in result['msg']
     assert project_containers('kargotest-bad') == []
     assert engine().networks.list(filters={'label': 'com.docker.compose.project=kargotest-bad'}) == []
+
+
+def plan(result):
+    assert not result.get('failed'), result.get('msg')
+    return [(s['service'], s['action'], s['reasons']) for s in result['services']]
+
+
+def test_check_mode_plans_with_the_files_and_images_an_earlier_task_would_change(project_dir):
+    """site.yml in check mode: render_files wrote nothing and the images role built nothing;
+    what they would have done comes as pending and pending_images."""
+    assert not play([deploy_task(project_dir)])[0].get('failed')
+    before = container_ids(PROJECT)
+    unread = str(project_dir / 'seed.yaml')
+    pending = {str(project_dir / 'index.html'): {'content': 'version two\n'}, unread: {'content': 'levels: 3\n'}}
+    with_files, with_image, outside_check_mode = play([
+        deploy_task(project_dir, check_mode=True, pending=pending),
+        deploy_task(project_dir, check_mode=True, pending_images=[TEST_IMAGE]),
+        deploy_task(project_dir, pending=pending, pending_images=[TEST_IMAGE]),
+    ]).results
+    assert plan(with_files) == [('web', 'recreate', ['volume:./index.html changed']), ('worker', 'unchanged', [])]
+    assert with_files['unread_pending'] == [unread]
+    assert with_files['diff']['after']['unread_pending'] == ['%s: no service reads it, nothing restarts' % unread]
+    assert plan(with_image) == [('web', 'recreate', ['image changed']), ('worker', 'recreate', ['image changed'])]
+    # a real run reads the files and images as they are: the earlier tasks have acted by then
+    assert plan(outside_check_mode) == [('web', 'unchanged', []), ('worker', 'unchanged', [])]
+    assert container_ids(PROJECT) == before
+    assert (project_dir / 'index.html').read_text() == 'version one\n' and not (project_dir / 'seed.yaml').exists()
+
+
+def test_check_mode_plans_a_project_whose_files_are_not_written_yet(tmp_path):
+    folder = tmp_path / 'first-deploy'
+    pending = {str(folder / 'compose.yml'): {'content': BASE}, str(folder / 'index.html'): {'content': 'v1\n'}}
+    files = [str(folder / 'compose.yml')]
+    planned, missing = play([
+        task('geostack.kargo.compose_project', True, project_name=PROJECT, files=files, pending=pending),
+        task('geostack.kargo.compose_project', True, project_name=PROJECT, files=files),
+    ]).results
+    assert plan(planned) == [('web', 'create', ['new service']), ('worker', 'create', ['new service'])]
+    assert missing['failed'] and 'is not a directory' in missing['msg']
+    assert not folder.exists() and project_containers(PROJECT) == []

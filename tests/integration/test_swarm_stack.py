@@ -187,3 +187,18 @@ def test_bad_input_fails_before_touching_the_engine(tmp_path, label, args, messa
     assert result['failed'] is True
     assert message in result['msg']
     assert engine().services.list(filters={'label': 'com.docker.stack.namespace=kargotest-bad'}) == []
+
+
+def test_check_mode_plans_with_the_files_and_images_an_earlier_task_would_change(stack_dir):
+    assert not play([deploy_task(stack_dir)])[0].get('failed')
+    versions = service_versions()
+    pending = {str(stack_dir / 'index.html'): {'content': 'version two\n'}}
+    with_files, with_image = play([deploy_task(stack_dir, check_mode=True, pending=pending),
+                                   deploy_task(stack_dir, check_mode=True, pending_images=[TEST_IMAGE])]).results
+    assert not with_files.get('failed'), with_files.get('msg')
+    assert [(s['service'], s['action'], s['reasons']) for s in with_files['services']] == [
+        ('web', 'update', ['config:page changed']), ('worker', 'unchanged', [])]
+    assert [(s['service'], s['action'], s['reasons']) for s in with_image['services']] == [
+        ('web', 'update', ['image changed']), ('worker', 'update', ['image changed'])]
+    assert service_versions() == versions
+    assert (stack_dir / 'index.html').read_text() == 'version one\n'
