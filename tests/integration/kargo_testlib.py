@@ -138,6 +138,19 @@ class PlaybookRun(object):
     def changed_tasks(self, host='localhost'):
         return [name for name, result in self.task_results(host) if result.get('changed')]
 
+    def deploy_plans(self, host='localhost'):
+        """What each deploy task (compose_project, swarm_stack) did on `host`, or in check mode
+        would do: ({project: [(service, action, reasons)]}, {project: files changed that no
+        service reads})."""
+        plans, unread = {}, {}
+        for _name, result in self.task_results(host):
+            args = result.get('invocation', {}).get('module_args', {})
+            project_name = args.get('project_name') or args.get('name')
+            if project_name and 'services' in result:
+                plans[project_name] = [(s['service'], s['action'], s['reasons']) for s in result['services']]
+                unread[project_name] = result.get('unread_pending', [])
+        return plans, unread
+
     def failure_messages(self, host='localhost'):
         messages = []
         for name, result in self.task_results(host):
@@ -151,9 +164,10 @@ class PlaybookRun(object):
             self.rc, self.failure_messages(), self.changed_tasks(), self.stderr[-3000:])
 
 
-def run_playbook(playbook, extra_vars=None, inventory=None, timeout=3600):
-    """Run a playbook file of this checkout (path relative to the repo root) with extra vars."""
-    options = ['-e', json.dumps(extra_vars)] if extra_vars else []
+def run_playbook(playbook, extra_vars=None, inventory=None, timeout=3600, options=()):
+    """Run a playbook file of this checkout (path relative to the repo root) with extra vars
+    and more ansible-playbook options (e.g. --check)."""
+    options = (['-e', json.dumps(extra_vars)] if extra_vars else []) + list(options)
     completed, seconds = ansible_playbook(os.path.join(ROOT, playbook), options, inventory=inventory, timeout=timeout)
     try:
         report = json.loads(completed.stdout[completed.stdout.index('{'):])

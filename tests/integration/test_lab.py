@@ -211,6 +211,28 @@ def test_molecule_verify_passes(deployed):
     molecule_ok('verify')
 
 
+def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
+    """site.yml --check --diff on the swarm: a changed MapProxy setting is planned as an
+    update of MapProxy alone, naming its config; check mode updates no service; the real run
+    then does what was planned."""
+    versions = dict((name, s['Version']['Index']) for name, s in services().items())
+    checked = run_playbook('site.yml', dict(SETTINGS, mapproxy_meta_buffer=100), inventory=INVENTORY,
+                           options=['--check', '--diff'])
+    assert checked.rc == 0, checked.explain()
+    planned = checked.deploy_plans('node1')[0]
+    assert planned[service('mapproxy')] == [('mapproxy', 'update', ['config:mapproxy_yaml changed'])], planned
+    for stack in STACKS:
+        if stack != 'mapproxy':
+            assert all(action == 'unchanged' for _s, action, _r in planned[service(stack)]), planned
+    assert dict((name, s['Version']['Index']) for name, s in services().items()) == versions
+
+    applied = site(mapproxy_meta_buffer=100)
+    assert applied.rc == 0, applied.explain()
+    assert applied.deploy_plans('node1')[0] == planned
+    after = dict((name, s['Version']['Index']) for name, s in services().items())
+    assert [name for name in sorted(after) if after[name] != versions[name]] == [service('mapproxy_mapproxy')]
+
+
 def test_postgis_data_survives_a_restart_of_its_service(deployed):
     on_node('node1', 'docker', 'service', 'update', '--force', '--detach', service('postgis_postgis'))
     query = 'SELECT count(*) FROM countries'

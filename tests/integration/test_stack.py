@@ -1,5 +1,6 @@
 """The whole stack on this host (compose mode), deployed by site.yml, checked through the
 proxy over HTTPS with real clients: OWSLib, Pillow, a vector tile decoder, psql."""
+import hashlib
 import os
 import shutil
 import stat
@@ -151,5 +152,54 @@ def test_one_mapproxy_setting_restarts_mapproxy_only(stack):
     others = [s for s in SERVICES if s != 'mapproxy']
     assert dict((s, after[s]) for s in others) == dict((s, before[s]) for s in others)
     assert png_variance(get(BASE, '/mapproxy/tms/1.0.0/countries/webmercator/1/2/2.png').content) > 100
+    restored = site()
+    assert restored.rc == 0, restored.explain()
+
+
+def files_on_disk(folder):
+    digests = {}
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            with open(os.path.join(root, name), 'rb') as handle:
+                digests[os.path.relpath(os.path.join(root, name), folder)] = hashlib.sha256(handle.read()).hexdigest()
+    return digests
+
+
+def built_image_ids():
+    return sorted((tag, image.id) for image in engine().images.list() for tag in image.tags
+                  if tag.startswith('geostack-kargo/'))
+
+
+def test_check_mode_plans_exactly_what_the_run_then_does(stack):
+    """site.yml --check --diff names the services the change restarts, and why: a changed
+    settings file (proxy), an image the run rebuilds (mapproxy, another gunicorn), a service
+    not deployed yet (tileserver_gl, its project and folder removed), and a file no service
+    reads in compose mode (qgis_server's swarm overlay); then the real run does that."""
+    removed = subprocess.run(['docker', 'compose', '-p', project('tileserver-gl'), 'down'], capture_output=True, text=True)
+    assert removed.returncode == 0, removed.stderr
+    shutil.rmtree(os.path.join(ROOT_DIR, 'tileserver_gl'))
+    change = {'proxy_client_max_body_size': '32m', 'images_gunicorn_version': '22.0.0', 'qgis_server_replicas': 3}
+    containers, files, images = containers_by_service(), files_on_disk(ROOT_DIR), built_image_ids()
+
+    checked = run_playbook('site.yml', dict(SETTINGS, **change), options=['--check', '--diff'])
+    assert checked.rc == 0, checked.explain()
+    planned, unread = checked.deploy_plans()
+    assert planned[project('proxy')] == [('proxy', 'recreate', ['config:proxy_site changed'])], planned
+    assert planned[project('mapproxy')] == [('mapproxy', 'recreate', ['image changed'])], planned
+    assert [action for _s, action, _r in planned[project('tileserver-gl')]] == ['create'], planned
+    assert planned[project('qgis-server')] == [('qgis-server', 'unchanged', [])], planned
+    assert planned[project('postgis')] == [('postgis', 'unchanged', [])], planned
+    assert unread[project('qgis-server')] == [os.path.join(ROOT_DIR, 'qgis_server', 'compose.swarm.yml')]
+    assert 'no service reads it, nothing restarts' in checked.stdout
+    # check mode changed nothing: containers, files, images
+    assert containers_by_service() == containers
+    assert files_on_disk(ROOT_DIR) == files and built_image_ids() == images
+
+    applied = site(**change)
+    assert applied.rc == 0, applied.explain()
+    assert applied.deploy_plans()[0] == planned
+    after = containers_by_service()
+    assert [s for s in SERVICES if after[s] != containers[s]] == ['mapproxy', 'tileserver-gl', 'proxy']
+
     restored = site()
     assert restored.rc == 0, restored.explain()
