@@ -2,7 +2,7 @@
 # Remove what this project made on this machine, so the next `make test` or `make demo`
 # runs as on a fresh one (a cold run): the containers, swarm stacks, volumes, networks
 # and images it made on the local engine (names starting with kargo, images of
-# geostack-kargo/ and kargo-test/), the swarm its tests made, the labs, the files under
+# geostack-kargo/ and kargo-test*/), the swarm its tests made, the labs, the files under
 # /tmp/kargo-* and /opt/kargo, the generated inventories and secrets, Molecule's state of
 # its scenarios, the venv and the collection link.
 #   --engine  also stop dockerd and purge what scripts/ensure-docker.sh installed
@@ -33,7 +33,7 @@ if timeout 10 docker info >/dev/null 2>&1; then
   [ -z "$volumes" ] || { log "volumes: $(echo $volumes)"; docker volume rm -f $volumes >/dev/null; }
   networks=$(docker network ls --format '{{.Name}}' | ours kargo)
   [ -z "$networks" ] || { log "networks: $(echo $networks)"; docker network rm $networks >/dev/null; }
-  images=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '(^|/)(geostack-kargo|kargo-test)/' || true)
+  images=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '(^|/)(geostack-kargo|kargo-test[a-z-]*)/' || true)
   [ -z "$images" ] || { log "images: $(echo $images)"; docker rmi -f $images >/dev/null; }
   log "build cache"; docker builder prune -af >/dev/null
 fi

@@ -138,6 +138,15 @@ class PlaybookRun(object):
     def changed_tasks(self, host='localhost'):
         return [name for name, result in self.task_results(host) if result.get('changed')]
 
+    def messages(self, host='localhost'):
+        """The `msg` of every task result on `host`, loop items included, in order."""
+        found = []
+        for _name, result in self.task_results(host):
+            for one in [result] + list(result.get('results') or []):
+                if 'msg' in one:
+                    found.append(str(one['msg']))
+        return found
+
     def deploy_plans(self, host='localhost'):
         """What each deploy task (compose_project, swarm_stack) did on `host`, or in check mode
         would do: ({project: [(service, action, reasons)]}, {project: files changed that no

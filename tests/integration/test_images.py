@@ -58,10 +58,6 @@ def builds(run):
     return tags
 
 
-def debug_messages(run):
-    return [str(result['msg']) for result in results(run) if 'msg' in result]
-
-
 @pytest.fixture(scope='module', autouse=True)
 def networks_removed():
     """images.yml runs the common role, which makes the shared networks: remove ours at the end."""
@@ -116,7 +112,7 @@ def test_the_label_is_the_hash_of_the_context_files_and_the_base(first_run):
 
 
 def test_geoserver_is_skipped_with_the_reason(first_run):
-    assert GEOSERVER_SKIPPED in debug_messages(first_run)
+    assert GEOSERVER_SKIPPED in first_run.messages()
     assert not [tag for tag in builds(first_run) if 'geoserver' in tag]
     assert not os.path.exists(os.path.join(ROOT_DIR, 'images', 'geoserver'))
 
@@ -124,7 +120,7 @@ def test_geoserver_is_skipped_with_the_reason(first_run):
 def test_second_run_builds_nothing(second_run):
     assert second_run.stats().get('changed', 0) == 0, second_run.changed_tasks()
     assert builds(second_run) == []
-    up_to_date = [message for message in debug_messages(second_run) if ' is up to date (build hash ' in message]
+    up_to_date = [message for message in second_run.messages() if ' is up to date (build hash ' in message]
     assert len(up_to_date) == len(BUILT), up_to_date
     assert second_run.seconds < 60
 

@@ -68,15 +68,6 @@ def https(path, cafile):
         return response.status, dict(response.headers), response.read()
 
 
-def messages(run, host='localhost'):
-    found = []
-    for _name, result in run.task_results(host):
-        for one in [result] + list(result.get('results', []) or []):
-            if 'msg' in one:
-                found.append(str(one['msg']))
-    return found
-
-
 def read(path):
     with open(path) as handle:
         return handle.read()
@@ -175,7 +166,7 @@ def test_the_pushed_image_is_in_the_registry_with_the_local_digest(first_run):
 
 
 def test_the_push_says_which_image_it_pushes(first_run):
-    said = [m for m in messages(first_run) if m.startswith('Pushing ')]
+    said = [m for m in first_run.messages() if m.startswith('Pushing ')]
     assert len(said) == 1, said
     assert said[0].startswith('Pushing %s (' % PUSHED) and said[0].endswith(' MB) as %s/%s' % (REGISTRY, PUSHED))
     assert any(name.endswith('pushing %s/%s' % (REGISTRY, PUSHED)) for name in first_run.changed_tasks())
@@ -215,8 +206,8 @@ def test_the_keys_stay_private(first_run):
 
 def test_a_second_run_changes_nothing(second_run):
     assert_nothing_changed(second_run)
-    assert not [m for m in messages(second_run) if m.startswith('Pushing ')]
-    assert '%s/%s is in the registry already (same digest): not pushed' % (REGISTRY, PUSHED) in messages(second_run)
+    assert not [m for m in second_run.messages() if m.startswith('Pushing ')]
+    assert '%s/%s is in the registry already (same digest): not pushed' % (REGISTRY, PUSHED) in second_run.messages()
     assert second_run.registry_after == second_run.registry_before
 
 
