@@ -8,6 +8,7 @@ import tempfile
 import time
 
 import docker
+import jinja2
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -82,6 +83,14 @@ def build_images(services, prefix='kargo-test-build'):
     for network in engine().networks.list(names=['%s-front' % prefix, '%s-back' % prefix]):
         network.remove()
     assert run.rc == 0, run.explain()
+
+
+def built_names():
+    """kargo_built_images as the defaults name them (namespace geostack-kargo, tag 0.1.0)."""
+    with open(os.path.join(ROOT, 'roles', 'common', 'defaults', 'main.yml')) as handle:
+        defaults = yaml.safe_load(handle)
+    values = {'kargo_build_namespace': defaults['kargo_build_namespace'], 'kargo_build_tag': defaults['kargo_build_tag']}
+    return dict((name, jinja2.Template(tag).render(values)) for name, tag in defaults['kargo_built_images'].items())
 
 
 def project_containers(project):

@@ -8,7 +8,7 @@ import os
 import jinja2
 import pytest
 
-from kargo_testlib import ROOT, engine, run_playbook
+from kargo_testlib import ROOT, built_names, engine, run_playbook
 
 PREFIX = 'kargo-test-images'
 ROOT_DIR = '/tmp/kargo-test-images'
@@ -29,15 +29,6 @@ TEMPLATES = os.path.join(ROOT, 'roles', 'images', 'templates')
 
 def images(**more):
     return run_playbook('playbooks/images.yml', dict(SETTINGS, **more))
-
-
-def built_names():
-    """kargo_built_images as the defaults name them (namespace geostack-kargo, tag 0.1.0)."""
-    import yaml
-    with open(os.path.join(ROOT, 'roles', 'common', 'defaults', 'main.yml')) as handle:
-        defaults = yaml.safe_load(handle)
-    values = {'kargo_build_namespace': defaults['kargo_build_namespace'], 'kargo_build_tag': defaults['kargo_build_tag']}
-    return dict((name, jinja2.Template(tag).render(values)) for name, tag in defaults['kargo_built_images'].items())
 
 
 def results(run):

@@ -200,6 +200,5 @@ def test_check_mode_plans_exactly_what_the_run_then_does(stack):
     assert applied.deploy_plans()[0] == planned
     after = containers_by_service()
     assert [s for s in SERVICES if after[s] != containers[s]] == ['mapproxy', 'tileserver-gl', 'proxy']
-
-    restored = site()
-    assert restored.rc == 0, restored.explain()
+    # the last test of the stack: not set back (the MapProxy image, built with another
+    # gunicorn, is rebuilt by the next run that wants the default one)
