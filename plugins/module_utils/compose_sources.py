@@ -98,6 +98,13 @@ class ComposeSources(object):
         return sorted(path for path in pending
                       if path not in read and not any(path.startswith(folder + os.sep) for folder in read))
 
+    def report_unread_pending(self, result, diff):
+        """Names the unread pending files in a deploy module's result and its diff."""
+        unread = self.unread_pending()
+        if unread:
+            result['unread_pending'] = unread
+            diff['after']['unread_pending'] = ['%s: no service reads it, nothing restarts' % path for path in unread]
+
     def desired_states(self, image_id_of, replicas_of):
         """Each service as wanted: its fingerprint inputs and replicas (image IDs asked of the engine)."""
         states = {}

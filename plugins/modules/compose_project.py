@@ -216,10 +216,7 @@ def main():
         else:
             changes, diff = project.present(params['pull'], params['remove_orphans'], start=state != 'stopped')
             result.update(services=changes, changed=any(c['action'] != 'unchanged' for c in changes))
-            unread = sources.unread_pending()
-            if unread:
-                result['unread_pending'] = unread
-                diff['after']['unread_pending'] = ['%s: no service reads it, nothing restarts' % path for path in unread]
+            sources.report_unread_pending(result, diff)
             if module._diff:
                 result['diff'] = diff
             if state == 'stopped':

@@ -195,10 +195,7 @@ def main():
         else:
             changes, diff = stack.present(params['resolve_image'], params['prune'])
             result.update(services=changes, changed=any(c['action'] != 'unchanged' for c in changes))
-            unread = sources.unread_pending()
-            if unread:
-                result['unread_pending'] = unread
-                diff['after']['unread_pending'] = ['%s: no service reads it, nothing restarts' % path for path in unread]
+            sources.report_unread_pending(result, diff)
             if module._diff:
                 result['diff'] = diff
             if params['wait'] and not module.check_mode:
