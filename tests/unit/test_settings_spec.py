@@ -137,3 +137,13 @@ def test_files_are_checked_for_what_they_must_be(tmp_path):
     assert check_file('c', '/nonexistent/x.crt', 'readable', read) == 'c: /nonexistent/x.crt does not exist on the controller'
     assert key_matches_certificate(read(key), read(certificate)) is True
     assert key_matches_certificate(read(other_key), read(certificate)) is False
+
+
+def test_settings_that_may_hold_credentials_are_never_shown():
+    """Passwords, and proxy and mirror URLs (user:password@host), are named without their value."""
+    secret = 'http://user:s3cret@proxy.example.org:3128'
+    for role, name in (('images', 'images_http_proxy'), ('images', 'images_https_proxy'),
+                       ('images', 'images_pip_index_url'), ('images', 'images_npm_registry'),
+                       ('common', 'kargo_db_password'), ('geoserver', 'geoserver_admin_password')):
+        errors = check_value(name, [secret], spec_options(role)[name])
+        assert errors and errors[0].startswith(name + ':') and 's3cret' not in ' '.join(errors), errors
