@@ -4,8 +4,10 @@ service running it recreated; a run within the age builds nothing; images_refres
 rebuilds now, and check mode says so in the deploy's plan without building anything.
 
 Its own image namespace (a base of its own: the other tests' images are not touched),
-prefix and ports; only the proxy is deployed (it needs no other service)."""
+prefix and ports; only the proxy is deployed (it needs no other service). On that small
+stack also: a certificate of yours, renewed, is planned by check mode like a setting."""
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -99,3 +101,29 @@ def test_images_refresh_is_planned_in_check_mode_then_rebuilds(deployed):
     assert image_id(BASE_IMAGE) != base and image_id(PROXY_IMAGE) != proxy
     assert container_ids(PROJECT)['proxy'] != container
 
+
+
+def certificate(tmp_path, name):
+    paths = (str(tmp_path / (name + '.crt')), str(tmp_path / (name + '.key')))
+    made = subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+                           '-days', '30', '-subj', '/CN=localhost', '-keyout', paths[1], '-out', paths[0]],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    return {'proxy_tls_certificate_file': paths[0], 'proxy_tls_key_file': paths[1]}
+
+
+def test_a_new_certificate_of_yours_is_planned_in_check_mode_then_recreates_the_proxy(deployed, tmp_path):
+    """A file copied by a task (not render_files): check mode names it in the plan too."""
+    first = site(**certificate(tmp_path, 'first'))
+    assert first.rc == 0, first.explain()
+    container = container_ids(PROJECT)['proxy']
+    renewed = certificate(tmp_path, 'renewed')
+    checked = site('--check', '--diff', **renewed)
+    assert checked.rc == 0, checked.explain()
+    planned = checked.deploy_plans()[0][PROJECT]
+    assert planned == [('proxy', 'recreate', ['config:proxy_tls_certificate changed', 'secret:proxy_tls_key changed'])]
+    assert container_ids(PROJECT)['proxy'] == container
+    applied = site(**renewed)
+    assert applied.rc == 0, applied.explain()
+    assert applied.deploy_plans()[0][PROJECT] == planned
+    assert container_ids(PROJECT)['proxy'] != container
