@@ -67,7 +67,10 @@ class ActionModule(ActionBase):
         variables = dict(defaults)
         variables.update(task_vars)
         templar = self._templar.copy_with_new_env(available_variables=variables)
-        given = dict((name, task_vars[name]) for name in options if name in task_vars)
+        # set by the user: in the task's variables, and not as the role's default (run inside a
+        # role, its defaults are among them)
+        given = set(name for name in options if name in task_vars
+                    and not (name in defaults and task_vars[name] == defaults[name]))
         errors, failed, checked = {}, set(), 0
         for name in sorted(options):
             if name not in variables:
