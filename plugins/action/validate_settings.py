@@ -139,11 +139,24 @@ class ActionModule(ActionBase):
 
     @staticmethod
     def _made_from(name, raw, options):
-        """The settings a default made from a template refers to."""
-        if not isinstance(raw, str) or '{{' not in raw and '{%' not in raw:
-            return []
-        try:
-            referred = jinja2.meta.find_undeclared_variables(jinja2.Environment().parse(raw))
-        except jinja2.TemplateSyntaxError:
-            return []
+        """The settings a default made from templates (in a string, list or mapping) refers to."""
+        referred = set()
+        for text in _strings(raw):
+            if '{{' not in text and '{%' not in text:
+                continue
+            try:
+                referred |= jinja2.meta.find_undeclared_variables(jinja2.Environment().parse(text))
+            except jinja2.TemplateSyntaxError:
+                continue
         return sorted(setting for setting in referred if setting in options and setting != name)
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)

@@ -107,6 +107,8 @@ PASSED_BEFORE = [
     ({'proxy_tls_key_file': '/etc/hostname'}, 'proxy_tls_key_file: /etc/hostname is not a PEM private key'),
     ({'kargo_services': 'postgis'}, 'kargo_services: postgis must be a list of strings'),
     ({'kargo_hostname': 'bad host'}, 'kargo_hostname: "bad host" must be a host name'),
+    # host_firewall_public_tcp_ports is made from it (in a list): not reported
+    ({'host_ssh_port': 'x'}, 'host_ssh_port: x must be a whole number'),
 ]
 
 
