@@ -44,7 +44,8 @@ def _trusted(value):
 
 
 def read_bytes(path):
-    with open(path, 'rb') as handle:
+    """A controller file's bytes; ~ is the controller user's home, as the roles' copy tasks take it."""
+    with open(os.path.expanduser(path), 'rb') as handle:
         return handle.read()
 
 
@@ -71,7 +72,7 @@ class ActionModule(ActionBase):
         # role, its defaults are among them)
         given = set(name for name in options if name in task_vars
                     and not (name in defaults and task_vars[name] == defaults[name]))
-        errors, failed, checked = {}, set(), 0
+        errors, checked = {}, 0
         for name in sorted(options):
             if name not in variables:
                 continue
@@ -84,12 +85,11 @@ class ActionModule(ActionBase):
             found = check_value(name, value, options[name]) + self._file_errors(name, value, options, templar, variables)
             if found:
                 errors[name] = found
-                failed.add(name)
 
         lines = []
         for name in sorted(errors):
             sources = self._made_from(name, variables.get(name), options) if name not in given else []
-            if any(source in failed for source in sources):
+            if any(source in errors for source in sources):
                 continue  # the setting it is made from is reported
             suffix = ' (made from %s)' % ', '.join(sources) if sources else ''
             lines.extend(error + suffix for error in errors[name])

@@ -147,3 +147,20 @@ def test_settings_that_may_hold_credentials_are_never_shown():
                        ('common', 'kargo_db_password'), ('geoserver', 'geoserver_admin_password')):
         errors = check_value(name, [secret], spec_options(role)[name])
         assert errors and errors[0].startswith(name + ':') and 's3cret' not in ' '.join(errors), errors
+
+
+def test_a_file_setting_may_start_with_the_home_folder(tmp_path, monkeypatch):
+    """proxy_tls_certificate_file: ~/certs/... as the proxy role's copy task takes it."""
+    from ansible_collections.geostack.kargo.plugins.action.validate_settings import read_bytes
+    monkeypatch.setenv('HOME', str(tmp_path))
+    certificate, key = certificate_and_key(tmp_path, 'home')
+    assert check_file('c', '~/home.crt', 'pem_certificate', read_bytes) is None
+    assert key_matches_certificate(read_bytes('~/home.key'), read_bytes('~/home.crt')) is True
+
+
+def test_the_lists_of_services_and_roles_agree_with_their_twins():
+    """kargo_services' choices are common's kargo_known_services, and check_specs.yml checks
+    every role that has settings but the lab (checked by playbooks/lab.yml)."""
+    assert spec_options('common')['kargo_services']['choices'] == load('common', 'vars/main.yml')['kargo_known_services']
+    checked = load('common', 'tasks/check_specs.yml')[0]['geostack.kargo.validate_settings']['roles']
+    assert sorted(checked) == sorted(role for role in ROLES if spec_options(role) and role != 'lab')
