@@ -1,0 +1,496 @@
+#!/usr/bin/env python3
+"""kargo-backup: logical backups of the stack's PostgreSQL/PostGIS server, and their
+verified restore.
+
+It runs in a container of the stack's PostGIS image, so pg_dump, pg_restore and psql are
+the server's own binaries (client and server versions always match), on the database's
+network. Its environment: PGHOST, PGPORT and PGUSER name the server and the stack's
+superuser; PGPASSWORD_FILE the file holding the password (a secret: it never reaches a
+command line or a log). --root is the folder of the backups (kargo_backup_root, bind
+mounted).
+
+  kargo-backup backup                      a backup now, in <root>/<UTC time>/:
+                                           globals.sql (roles), <db>.dump per database
+                                           (pg_dump -Fc), manifest.json
+  kargo-backup restore [--from NAME]       the newest verified backup (or NAME), checked,
+                                           restored into new databases, compared with its
+                                           manifest, then swapped in; the old database is
+                                           kept as <db>_before_<UTC time>
+  kargo-backup list                        the backups and the status file
+
+Each command prints one JSON object on stdout: what it did, or {"failed": true, "msg":
+...}. Progress goes to stderr. Standard library only (the image has python3, nothing else).
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+MANIFEST = 'manifest.json'
+STATUS = 'status.json'
+GLOBALS = 'globals.sql'
+# folder names: the UTC time the backup started, sortable as text
+NAME_FORMAT = '%Y%m%dT%H%M%SZ'
+NAME_PATTERN = re.compile(r'^[0-9]{8}T[0-9]{6}Z$')
+RESTORING_SUFFIX = '_kargo_restoring'
+MAX_IDENTIFIER = 63
+
+
+class Refused(Exception):
+    """A command that cannot be done, with the reason a user reads."""
+
+
+def log(message):
+    sys.stderr.write('[kargo-backup] %s\n' % message)
+    sys.stderr.flush()
+
+
+def utc_name(now=None):
+    return (now or datetime.datetime.now(datetime.timezone.utc)).strftime(NAME_FORMAT)
+
+
+def quote_ident(name):
+    return '"%s"' % name.replace('"', '""')
+
+
+def quote_literal(text):
+    return "'%s'" % text.replace("'", "''")
+
+
+def dump_file_name(database):
+    """The dump's file name: the database's name when it is a safe file name."""
+    if re.match(r'^[A-Za-z0-9_][A-Za-z0-9_.-]*$', database):
+        return database + '.dump'
+    return 'db-%s.dump' % hashlib.sha256(database.encode()).hexdigest()[:16]
+
+
+def kept_name(database, stamp):
+    """<db>_before_<stamp>, the database's name shortened to fit PostgreSQL's 63 bytes."""
+    suffix = '_before_' + stamp
+    return database.encode()[:MAX_IDENTIFIER - len(suffix)].decode(errors='ignore') + suffix
+
+
+def restoring_name(database):
+    return database.encode()[:MAX_IDENTIFIER - len(RESTORING_SUFFIX)].decode(errors='ignore') + RESTORING_SUFFIX
+
+
+def major_version(version_num):
+    """170007 -> 17 (PostgreSQL 10 and later)."""
+    return int(version_num) // 10000
+
+
+# --- the queries ---------------------------------------------------------------------
+
+SERVER_QUERY = """
+SELECT json_build_object(
+  'version_num', current_setting('server_version_num')::int,
+  'version', version(),
+  'databases', (SELECT json_agg(json_build_object(
+                   'name', d.datname, 'owner', pg_get_userbyid(d.datdba),
+                   'encoding', pg_encoding_to_char(d.encoding),
+                   'collate', d.datcollate, 'ctype', d.datctype) ORDER BY d.datname)
+                FROM pg_database d
+                WHERE NOT d.datistemplate AND d.datallowconn AND d.datname <> 'postgres'))
+"""
+
+# The user tables of a database (partitioned tables as one, extension tables aside):
+# each with its primary key columns and its geometry/geography columns.
+TABLES_QUERY = r"""
+SELECT coalesce(json_agg(json_build_object(
+  'schema', n.nspname, 'table', c.relname,
+  'key', (SELECT json_agg(a.attname ORDER BY k.ord)
+          FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+          WHERE i.indrelid = c.oid AND i.indisprimary),
+  'geometry', (SELECT json_agg(a.attname ORDER BY a.attnum)
+               FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                 AND t.typname IN ('geometry', 'geography')))
+  ORDER BY n.nspname, c.relname), '[]')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+"""
+
+EXTENSIONS_QUERY = "SELECT coalesce(json_object_agg(extname, extversion ORDER BY extname), '{}') FROM pg_extension"
+
+
+def table_query(table):
+    """Row count, and per geometry column its SRIDs and a hash of its geometries in key
+    order (primary key; without one, in the order of the geometries' own hashes)."""
+    columns = []
+    for column in table['geometry'] or []:
+        geometry_hash = 'coalesce(md5(ST_AsEWKB(%s::geometry)), %s)' % (quote_ident(column), quote_literal('-'))
+        order = ', '.join(quote_ident(key) for key in table['key']) if table['key'] else geometry_hash
+        columns.append("%s, json_build_object('srids', array_agg(DISTINCT ST_SRID(%s)) FILTER (WHERE %s IS NOT NULL), "
+                       "'hash', md5(string_agg(%s, ',' ORDER BY %s)))"
+                       % (quote_literal(column), quote_ident(column), quote_ident(column), geometry_hash, order))
+    return "SELECT json_build_object('rows', count(*), 'geometry', json_build_object(%s)) FROM %s.%s" % (
+        ', '.join(columns), quote_ident(table['schema']), quote_ident(table['table']))
+
+
+def table_summary(measured):
+    """The measured values of a table as the manifest keeps them (SRIDs sorted, empty
+    lists for empty tables)."""
+    return {'rows': measured['rows'],
+            'geometry': dict((column, {'srids': sorted(values['srids'] or []), 'hash': values['hash']})
+                             for column, values in sorted(measured['geometry'].items()))}
+
+
+# --- comparing and choosing ------------------------------------------------------------
+
+def compare_databases(saved, restored):
+    """What differs between a database as the manifest saved it and as it was restored:
+    a list of sentences (empty when they match). Extensions are compared by name (a newer
+    server may have newer versions of them)."""
+    differences = []
+    missing = sorted(set(saved['extensions']) - set(restored['extensions']))
+    if missing:
+        differences.append('extensions missing: %s' % ', '.join(missing))
+    saved_tables, restored_tables = saved['tables'], restored['tables']
+    for name in sorted(set(saved_tables) - set(restored_tables)):
+        differences.append('table %s missing' % name)
+    for name in sorted(set(restored_tables) - set(saved_tables)):
+        differences.append('table %s not in the backup' % name)
+    for name in sorted(set(saved_tables) & set(restored_tables)):
+        was, now = saved_tables[name], restored_tables[name]
+        if was['rows'] != now['rows']:
+            differences.append('table %s: %d rows, %d saved' % (name, now['rows'], was['rows']))
+        for column in sorted(set(was['geometry']) | set(now['geometry'])):
+            if was['geometry'].get(column) != now['geometry'].get(column):
+                differences.append('table %s: geometries of %s differ from the saved ones' % (name, column))
+    return differences
+
+
+def newest_verified(backups):
+    """The name of the newest verified backup of {name: manifest}, or None."""
+    verified = sorted(name for name, manifest in backups.items() if manifest and manifest.get('verified'))
+    return verified[-1] if verified else None
+
+
+def globals_for_restore(script, own_role):
+    """pg_dumpall --globals-only output made safe to run on a server that has some of its
+    roles: the stack's own superuser (own_role: its password is the inventory's) is left
+    as it is, and each CREATE ROLE of a role that exists already is skipped (its ALTER
+    ROLE still sets its attributes and password)."""
+    own = {own_role, quote_ident(own_role)}
+    kept = []
+    for line in script.splitlines():
+        created = re.match(r'^CREATE ROLE (.+);$', line)
+        altered = re.match(r'^ALTER ROLE ("(?:[^"]|"")+"|\S+) ', line)
+        if created and created.group(1) in own or altered and altered.group(1) in own:
+            continue
+        if created:
+            line = ('DO $kargo$ BEGIN %s; EXCEPTION WHEN duplicate_object THEN NULL; END $kargo$;'
+                    % line[:-1])
+        kept.append(line)
+    return '\n'.join(kept) + '\n'
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checksum_problems(folder, manifest):
+    """Files of a backup that are missing or whose sha256 or size is not the manifest's."""
+    problems = []
+    for file_name, expected in sorted(manifest['files'].items()):
+        path = os.path.join(folder, file_name)
+        if not os.path.isfile(path):
+            problems.append('%s is missing' % file_name)
+        elif os.path.getsize(path) != expected['bytes']:
+            problems.append('%s has %d bytes, the manifest says %d (truncated or changed)'
+                            % (file_name, os.path.getsize(path), expected['bytes']))
+        elif sha256_of(path) != expected['sha256']:
+            problems.append('the checksum of %s does not match the manifest (the file changed since the backup)'
+                            % file_name)
+    return problems
+
+
+# --- talking to the server -------------------------------------------------------------
+
+class Server(object):
+    """The PostgreSQL server, through the image's own client programs."""
+
+    def __init__(self, environ):
+        self.user = environ.get('PGUSER', 'postgres')
+        self.env = dict(environ)
+        password_file = environ.get('PGPASSWORD_FILE')
+        if password_file:
+            with open(password_file) as handle:
+                self.env['PGPASSWORD'] = handle.read().strip()
+        self.env.pop('PGPASSWORD_FILE', None)
+        self.env.setdefault('PGCONNECT_TIMEOUT', '10')
+
+    def run(self, argv, stdin=None):
+        done = subprocess.run(argv, env=self.env, input=stdin, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise Refused('%s failed (rc %d): %s' % (argv[0], done.returncode, done.stderr.strip()[-2000:]))
+        return done.stdout
+
+    def sql(self, database, statement):
+        return self.run(['psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password',
+                         '-d', database, '-c', statement])
+
+    def json(self, database, query):
+        return json.loads(self.sql(database, query))
+
+    def describe(self, database):
+        """Extensions and tables of a database, as the manifest keeps them."""
+        tables = {}
+        for table in self.json(database, TABLES_QUERY):
+            name = '%s.%s' % (quote_ident(table['schema']), quote_ident(table['table']))
+            tables[name] = table_summary(self.json(database, table_query(table)))
+        return {'extensions': self.json(database, EXTENSIONS_QUERY), 'tables': tables}
+
+    def wait_until_ready(self, timeout=120):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.json('postgres', SERVER_QUERY)
+            except Refused:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+
+
+def read_manifest(folder):
+    try:
+        with open(os.path.join(folder, MANIFEST)) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(path, value):
+    temporary = path + '.tmp'
+    with open(temporary, 'w') as handle:
+        json.dump(value, handle, indent=2, sort_keys=True)
+        handle.write('\n')
+    os.replace(temporary, path)
+
+
+def backups_in(root):
+    """{name: manifest (None when missing or unreadable)} of the backup folders of root."""
+    names = sorted(n for n in os.listdir(root) if NAME_PATTERN.match(n) and os.path.isdir(os.path.join(root, n)))
+    return dict((name, read_manifest(os.path.join(root, name))) for name in names)
+
+
+def update_status(root, **values):
+    status = {}
+    try:
+        with open(os.path.join(root, STATUS)) as handle:
+            status = json.load(handle)
+    except (OSError, ValueError):
+        pass
+    status.update(values)
+    write_json(os.path.join(root, STATUS), status)
+    return status
+
+
+def folder_bytes(folder):
+    return sum(os.path.getsize(os.path.join(folder, name)) for name in os.listdir(folder))
+
+
+# --- the commands ----------------------------------------------------------------------
+
+def backup(server, root):
+    started = datetime.datetime.now(datetime.timezone.utc)
+    name = utc_name(started)
+    final = os.path.join(root, name)
+    folder = final + '.partial'
+    os.makedirs(folder, mode=0o700)
+    try:
+        return finish_backup(server, root, started, name, folder)
+    except Exception:
+        # nothing half-made is left to be taken for a backup
+        for file_name in os.listdir(folder):
+            os.unlink(os.path.join(folder, file_name))
+        os.rmdir(folder)
+        raise
+
+
+def finish_backup(server, root, started, name, folder):
+    final = os.path.join(root, name)
+    info = server.wait_until_ready()
+    log('backing up PostgreSQL %s: %d databases into %s' % (info['version_num'], len(info['databases']), final))
+    files = {}
+
+    server.run(['pg_dumpall', '--globals-only', '--no-password', '-f', os.path.join(folder, GLOBALS)])
+    databases = {}
+    for number, database in enumerate(info['databases'], 1):
+        file_name = dump_file_name(database['name'])
+        path = os.path.join(folder, file_name)
+        log('dumping %s (%d/%d)' % (database['name'], number, len(info['databases'])))
+        server.run(['pg_dump', '-Fc', '--no-password', '-d', database['name'], '-f', path])
+        # reads the whole archive: a dump that cannot be read back fails the backup now
+        server.run(['pg_restore', '-f', '/dev/null', path])
+        described = server.describe(database['name'])
+        described.update(database, dump=file_name)
+        databases[database['name']] = described
+    for file_name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, file_name)
+        os.chmod(path, 0o600)
+        files[file_name] = {'sha256': sha256_of(path), 'bytes': os.path.getsize(path)}
+
+    manifest = {
+        'format': 1, 'name': name, 'started': started.isoformat(),
+        'finished': datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        'server': {'version_num': info['version_num'], 'version': info['version']},
+        'globals': GLOBALS, 'databases': databases, 'files': files,
+        # every dump was read back whole by pg_restore and checksummed
+        'verified': True,
+    }
+    write_json(os.path.join(folder, MANIFEST), manifest)
+    os.rename(folder, final)
+    size = folder_bytes(final)
+    update_status(root, last_backup=name, last_backup_verified=True, last_backup_bytes=size,
+                  last_backup_finished=manifest['finished'])
+    log('backup %s done: %d bytes' % (name, size))
+    return {'changed': True, 'name': name, 'path': final, 'bytes': size, 'server': manifest['server'],
+            'databases': dict((db, {'tables': len(d['tables']), 'rows': sum(t['rows'] for t in d['tables'].values()),
+                                    'dump': d['dump']}) for db, d in databases.items()),
+            'files': sorted(files)}
+
+
+def choose_backup(root, wanted):
+    backups = backups_in(root)
+    if wanted:
+        if wanted not in backups:
+            raise Refused('kargo_restore_from: no backup named %s in %s (there are: %s)'
+                          % (wanted, root, ', '.join(sorted(backups)) or 'none'))
+        if backups[wanted] is None:
+            raise Refused('backup %s has no readable %s: it is not a complete backup' % (wanted, MANIFEST))
+        return wanted, backups[wanted]
+    name = newest_verified(backups)
+    if name is None:
+        raise Refused('no verified backup in %s to restore' % root)
+    return name, backups[name]
+
+
+def check_restorable(server, folder, manifest, info):
+    """Every reason not to restore this backup on this server, before anything changes."""
+    problems = checksum_problems(folder, manifest)
+    if problems:
+        raise Refused('backup %s is refused: %s' % (manifest['name'], '; '.join(problems)))
+    saved_major, server_major = major_version(manifest['server']['version_num']), major_version(info['version_num'])
+    if saved_major > server_major:
+        raise Refused('backup %s was made by PostgreSQL %d, newer than this server (PostgreSQL %d): '
+                      'pg_restore of this server cannot read it' % (manifest['name'], saved_major, server_major))
+    for database in manifest['databases'].values():
+        try:
+            server.run(['pg_restore', '-f', '/dev/null', os.path.join(folder, database['dump'])])
+        except Refused as error:
+            raise Refused('backup %s is refused: %s cannot be read whole (%s)' % (manifest['name'], database['dump'], error))
+
+
+def restore_database(server, folder, name, saved):
+    """Restores one database into <name>_kargo_restoring and compares it with the manifest."""
+    target = restoring_name(name)
+    server.sql('postgres', 'DROP DATABASE IF EXISTS %s' % quote_ident(target))
+    server.sql('postgres', 'CREATE DATABASE %s OWNER %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s'
+               % (quote_ident(target), quote_ident(saved['owner']), quote_literal(saved['encoding']),
+                  quote_literal(saved['collate']), quote_literal(saved['ctype'])))
+    log('restoring %s into %s' % (name, target))
+    server.run(['pg_restore', '--exit-on-error', '--no-password', '-d', target, os.path.join(folder, saved['dump'])])
+    differences = compare_databases(saved, server.describe(target))
+    if differences:
+        server.sql('postgres', 'DROP DATABASE IF EXISTS %s' % quote_ident(target))
+        raise Refused('the restore of %s does not match its manifest (%s); nothing was swapped in'
+                      % (name, '; '.join(differences)))
+    return target
+
+
+def swap_in(server, name, restored, stamp, existing, attempts=20):
+    """The restored database takes the name; the old one (when there is one) is kept."""
+    kept = None
+    if name in existing:
+        kept = kept_name(name, stamp)
+        server.sql('postgres', 'ALTER DATABASE %s ALLOW_CONNECTIONS false' % quote_ident(name))
+        for attempt in range(attempts):
+            server.sql('postgres', 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
+                                   'WHERE datname = %s AND pid <> pg_backend_pid()' % quote_literal(name))
+            try:
+                server.sql('postgres', 'ALTER DATABASE %s RENAME TO %s' % (quote_ident(name), quote_ident(kept)))
+                break
+            except Refused:
+                if attempt == attempts - 1:
+                    server.sql('postgres', 'ALTER DATABASE %s ALLOW_CONNECTIONS true' % quote_ident(name))
+                    raise
+                time.sleep(0.5)
+        server.sql('postgres', 'ALTER DATABASE %s ALLOW_CONNECTIONS true' % quote_ident(kept))
+    server.sql('postgres', 'ALTER DATABASE %s RENAME TO %s' % (quote_ident(restored), quote_ident(name)))
+    return kept
+
+
+def restore(server, root, wanted=None):
+    name, manifest = choose_backup(root, wanted)
+    folder = os.path.join(root, name)
+    info = server.wait_until_ready()
+    check_restorable(server, folder, manifest, info)
+    log('restoring backup %s (PostgreSQL %s) on PostgreSQL %s' % (name, manifest['server']['version_num'],
+                                                                   info['version_num']))
+    with open(os.path.join(folder, manifest['globals'])) as handle:
+        server.run(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', '-d', 'postgres'],
+                   stdin=globals_for_restore(handle.read(), server.user))
+    restored = dict((db, restore_database(server, folder, db, saved))
+                    for db, saved in sorted(manifest['databases'].items()))
+    stamp = utc_name()
+    existing = set(d['name'] for d in info['databases'])
+    kept = {}
+    for db in sorted(restored):
+        kept[db] = swap_in(server, db, restored[db], stamp, existing)
+        log('%s is the restored one%s' % (db, ', the old one kept as %s' % kept[db] if kept[db] else ''))
+    update_status(root, last_restore=name, last_restore_finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
+    return {'changed': True, 'name': name, 'restored': sorted(restored),
+            'kept': dict((db, old) for db, old in kept.items() if old),
+            'verified': 'every table matches the manifest (rows, SRIDs, geometry hashes)'}
+
+
+def listing(root):
+    status = {}
+    try:
+        with open(os.path.join(root, STATUS)) as handle:
+            status = json.load(handle)
+    except (OSError, ValueError):
+        pass
+    backups = backups_in(root)
+    return {'changed': False, 'status': status,
+            'backups': [{'name': name, 'verified': bool(m and m.get('verified')),
+                         'bytes': folder_bytes(os.path.join(root, name))} for name, m in backups.items()]}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='kargo-backup', description=__doc__.split('\n\n')[0])
+    parser.add_argument('command', choices=['backup', 'restore', 'list'])
+    parser.add_argument('--root', default='/backups')
+    parser.add_argument('--from', dest='wanted', default='')
+    args = parser.parse_args(argv)
+    try:
+        if args.command == 'list':
+            result = listing(args.root)
+        else:
+            server = Server(os.environ)
+            result = backup(server, args.root) if args.command == 'backup' else restore(server, args.root, args.wanted)
+    except (Refused, OSError) as error:
+        if args.command == 'backup':
+            update_status(args.root, last_failure=str(error), last_failure_at=utc_name())
+        log(str(error))
+        result = {'failed': True, 'msg': str(error)}
+    print(json.dumps(result, sort_keys=True))
+    return 1 if result.get('failed') else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

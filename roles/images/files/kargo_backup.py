@@ -1,0 +1,1 @@
+../../backup/files/kargo_backup.py

@@ -1,0 +1,157 @@
+"""The pure parts of the backup program (roles/backup/files/kargo_backup.py): names,
+queries, the comparison of a restore with its manifest, the choice of a backup, the
+globals made safe to replay, the checksum check. The program against a real server is
+tested in tests/integration."""
+import datetime
+import hashlib
+import importlib.util
+import json
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SPEC = importlib.util.spec_from_file_location('kargo_backup', os.path.join(ROOT, 'roles', 'backup', 'files', 'kargo_backup.py'))
+kargo_backup = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(kargo_backup)
+
+
+def test_backup_names_are_the_utc_time_and_sort_as_time():
+    name = kargo_backup.utc_name(datetime.datetime(2026, 12, 2, 3, 4, 5, tzinfo=datetime.timezone.utc))
+    assert name == '20261202T030405Z'
+    assert kargo_backup.NAME_PATTERN.match(name)
+    assert sorted(['20261202T030405Z', '20261130T235959Z']) == ['20261130T235959Z', '20261202T030405Z']
+
+
+def test_dump_file_names_are_safe_file_names():
+    assert kargo_backup.dump_file_name('gis') == 'gis.dump'
+    odd = kargo_backup.dump_file_name('../étc data')
+    assert odd.startswith('db-') and odd.endswith('.dump') and '/' not in odd
+    assert odd != kargo_backup.dump_file_name('../etc data')
+
+
+def test_kept_and_restoring_names_fit_postgresql_identifiers():
+    assert kargo_backup.kept_name('gis', '20261202T030405Z') == 'gis_before_20261202T030405Z'
+    long_name = 'x' * 63
+    assert len(kargo_backup.kept_name(long_name, '20261202T030405Z').encode()) == 63
+    assert len(kargo_backup.restoring_name(long_name).encode()) == 63
+    assert len(kargo_backup.restoring_name('é' * 40).encode()) <= 63
+
+
+def test_major_version():
+    assert kargo_backup.major_version(170007) == 17
+    assert kargo_backup.major_version('180000') == 18
+
+
+def test_table_query_hashes_geometries_in_key_order_and_quotes_names():
+    query = kargo_backup.table_query({'schema': 'my schema', 'table': 'Roads"x', 'key': ['id', 'part'], 'geometry': ['geom']})
+    assert 'FROM "my schema"."Roads""x"' in query
+    assert 'ORDER BY "id", "part"' in query
+    assert "md5(ST_AsEWKB(\"geom\"::geometry))" in query
+    keyless = kargo_backup.table_query({'schema': 'public', 'table': 't', 'key': None, 'geometry': ['g']})
+    # without a key: ordered by each geometry's own hash, so the physical order does not count
+    assert "ORDER BY coalesce(md5(ST_AsEWKB(\"g\"::geometry)), '-')" in keyless
+    plain = kargo_backup.table_query({'schema': 'public', 'table': 't', 'key': ['id'], 'geometry': None})
+    assert plain == "SELECT json_build_object('rows', count(*), 'geometry', json_build_object()) FROM \"public\".\"t\""
+
+
+def test_table_summary_sorts_srids_and_empties_an_empty_table():
+    assert kargo_backup.table_summary({'rows': 3, 'geometry': {'geom': {'srids': [3857, 4326], 'hash': 'abc'}}}) == \
+        {'rows': 3, 'geometry': {'geom': {'srids': [3857, 4326], 'hash': 'abc'}}}
+    assert kargo_backup.table_summary({'rows': 0, 'geometry': {'geom': {'srids': None, 'hash': None}}}) == \
+        {'rows': 0, 'geometry': {'geom': {'srids': [], 'hash': None}}}
+
+
+SAVED = {'extensions': {'plpgsql': '1.0', 'postgis': '3.5.2'},
+         'tables': {'"public"."a"': {'rows': 2, 'geometry': {'geom': {'srids': [4326], 'hash': 'h1'}}},
+                    '"public"."b"': {'rows': 5, 'geometry': {}}}}
+
+
+def restored(**changes):
+    copy = json.loads(json.dumps(SAVED))
+    for key, value in changes.items():
+        copy[key] = value
+    return copy
+
+
+def test_a_restore_equal_to_its_manifest_has_no_difference():
+    assert kargo_backup.compare_databases(SAVED, restored()) == []
+    # a newer server's extension versions are not a difference
+    assert kargo_backup.compare_databases(SAVED, restored(extensions={'plpgsql': '1.0', 'postgis': '3.6.0'})) == []
+
+
+def test_every_difference_is_named():
+    changed = restored(extensions={'plpgsql': '1.0'})
+    changed['tables']['"public"."a"'] = {'rows': 1, 'geometry': {'geom': {'srids': [4326], 'hash': 'other'}}}
+    del changed['tables']['"public"."b"']
+    changed['tables']['"public"."c"'] = {'rows': 0, 'geometry': {}}
+    assert kargo_backup.compare_databases(SAVED, changed) == [
+        'extensions missing: postgis',
+        'table "public"."b" missing',
+        'table "public"."c" not in the backup',
+        'table "public"."a": 1 rows, 2 saved',
+        'table "public"."a": geometries of geom differ from the saved ones',
+    ]
+
+
+def test_the_newest_verified_backup_is_chosen():
+    backups = {'20261201T000000Z': {'verified': True}, '20261202T000000Z': {'verified': True},
+               '20261203T000000Z': {'verified': False}, '20261204T000000Z': None}
+    assert kargo_backup.newest_verified(backups) == '20261202T000000Z'
+    assert kargo_backup.newest_verified({'20261204T000000Z': None}) is None
+
+
+GLOBALS = '\n'.join([
+    'SET default_transaction_read_only = off;',
+    'CREATE ROLE kargo;',
+    "ALTER ROLE kargo WITH SUPERUSER INHERIT CREATEROLE CREATEDB LOGIN REPLICATION BYPASSRLS PASSWORD 'SCRAM-SHA-256$old';",
+    'CREATE ROLE surveyor;',
+    "ALTER ROLE surveyor WITH NOSUPERUSER INHERIT NOCREATEROLE NOCREATEDB LOGIN PASSWORD 'SCRAM-SHA-256$s';",
+    'CREATE ROLE "Field ""Team""";',
+    'ALTER ROLE "Field ""Team""" WITH NOLOGIN;',
+    'GRANT "Field ""Team""" TO surveyor WITH INHERIT TRUE GRANTED BY kargo;'])
+
+
+def test_globals_keep_the_stacks_own_role_and_skip_roles_that_exist():
+    script = kargo_backup.globals_for_restore(GLOBALS, 'kargo')
+    assert 'CREATE ROLE kargo' not in script and 'ALTER ROLE kargo ' not in script
+    assert ("DO $kargo$ BEGIN CREATE ROLE surveyor; EXCEPTION WHEN duplicate_object THEN NULL; END $kargo$;"
+            in script.splitlines())
+    assert "ALTER ROLE surveyor WITH NOSUPERUSER INHERIT NOCREATEROLE NOCREATEDB LOGIN PASSWORD 'SCRAM-SHA-256$s';" in script
+    assert 'BEGIN CREATE ROLE "Field ""Team"""; EXCEPTION' in script
+    assert 'GRANT "Field ""Team""" TO surveyor WITH INHERIT TRUE GRANTED BY kargo;' in script
+    # a quoted own role is recognised too
+    quoted = kargo_backup.globals_for_restore('CREATE ROLE "Admin";\nALTER ROLE "Admin" WITH LOGIN;\n', 'Admin')
+    assert quoted.strip() == ''
+
+
+def test_checksums_name_a_missing_truncated_or_changed_file(tmp_path):
+    content = b'PGDMP' + bytes(range(256)) * 10
+    (tmp_path / 'gis.dump').write_bytes(content)
+    manifest = {'files': {'gis.dump': {'bytes': len(content), 'sha256': hashlib.sha256(content).hexdigest()}}}
+    assert kargo_backup.checksum_problems(str(tmp_path), manifest) == []
+    (tmp_path / 'gis.dump').write_bytes(content[:100])
+    assert kargo_backup.checksum_problems(str(tmp_path), manifest) == [
+        'gis.dump has 100 bytes, the manifest says %d (truncated or changed)' % len(content)]
+    (tmp_path / 'gis.dump').write_bytes(content[:-1] + b'x')
+    assert kargo_backup.checksum_problems(str(tmp_path), manifest) == [
+        'the checksum of gis.dump does not match the manifest (the file changed since the backup)']
+    (tmp_path / 'gis.dump').unlink()
+    assert kargo_backup.checksum_problems(str(tmp_path), manifest) == ['gis.dump is missing']
+
+
+def test_an_unknown_backup_name_lists_the_ones_there(tmp_path):
+    (tmp_path / '20261201T000000Z').mkdir()
+    (tmp_path / '20261201T000000Z' / 'manifest.json').write_text('{"verified": true, "name": "20261201T000000Z"}')
+    (tmp_path / 'not-a-backup').mkdir()
+    with pytest.raises(kargo_backup.Refused) as refused:
+        kargo_backup.choose_backup(str(tmp_path), '20261299T000000Z')
+    assert str(refused.value) == ('kargo_restore_from: no backup named 20261299T000000Z in %s (there are: 20261201T000000Z)'
+                                  % tmp_path)
+    assert kargo_backup.choose_backup(str(tmp_path), '')[0] == '20261201T000000Z'
+
+
+def test_nothing_verified_nothing_to_restore(tmp_path):
+    (tmp_path / '20261201T000000Z.partial').mkdir()
+    with pytest.raises(kargo_backup.Refused, match='no verified backup in'):
+        kargo_backup.choose_backup(str(tmp_path), '')
