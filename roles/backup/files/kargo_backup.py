@@ -379,20 +379,20 @@ def choose_backup(root, wanted):
     return name, backups[name]
 
 
-def check_restorable(server, folder, manifest, info):
+def check_restorable(server, name, folder, manifest, info):
     """Every reason not to restore this backup on this server, before anything changes."""
     problems = checksum_problems(folder, manifest)
     if problems:
-        raise Refused('backup %s is refused: %s' % (manifest['name'], '; '.join(problems)))
+        raise Refused('backup %s is refused: %s' % (name, '; '.join(problems)))
     saved_major, server_major = major_version(manifest['server']['version_num']), major_version(info['version_num'])
     if saved_major > server_major:
         raise Refused('backup %s was made by PostgreSQL %d, newer than this server (PostgreSQL %d): '
-                      'pg_restore of this server cannot read it' % (manifest['name'], saved_major, server_major))
+                      'pg_restore of this server cannot read it' % (name, saved_major, server_major))
     for database in manifest['databases'].values():
         try:
             server.run(['pg_restore', '-f', '/dev/null', os.path.join(folder, database['dump'])])
         except Refused as error:
-            raise Refused('backup %s is refused: %s cannot be read whole (%s)' % (manifest['name'], database['dump'], error))
+            raise Refused('backup %s is refused: %s cannot be read whole (%s)' % (name, database['dump'], error))
 
 
 def restore_database(server, folder, name, saved):
@@ -404,6 +404,9 @@ def restore_database(server, folder, name, saved):
                   quote_literal(saved['collate']), quote_literal(saved['ctype'])))
     log('restoring %s into %s' % (name, target))
     server.run(['pg_restore', '--exit-on-error', '--no-password', '-d', target, os.path.join(folder, saved['dump'])])
+    # a dump holds no planner statistics: without them the map servers' queries get other
+    # plans (slower, and returning features in another order) until autovacuum comes by
+    server.sql(target, 'ANALYZE')
     differences = compare_databases(saved, server.describe(target))
     if differences:
         server.sql('postgres', 'DROP DATABASE IF EXISTS %s' % quote_ident(target))
@@ -438,7 +441,7 @@ def restore(server, root, wanted=None):
     name, manifest = choose_backup(root, wanted)
     folder = os.path.join(root, name)
     info = server.wait_until_ready()
-    check_restorable(server, folder, manifest, info)
+    check_restorable(server, name, folder, manifest, info)
     log('restoring backup %s (PostgreSQL %s) on PostgreSQL %s' % (name, manifest['server']['version_num'],
                                                                    info['version_num']))
     with open(os.path.join(folder, manifest['globals'])) as handle:

@@ -1,0 +1,235 @@
+"""Backups that restore (compose mode, real engine, real PostGIS): the round trip a user
+makes after losing everything - deploy, rows of their own, backup.yml, remove.yml with the
+volumes, site.yml, restore.yml - gives every row, role and map back, checked against the
+manifest; a corrupted, truncated, unknown or too new backup is refused before anything
+changes. Its own prefix and ports; the database, QGIS Server (the map compared) and the
+proxy only."""
+import io
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from PIL import Image
+
+from kargo_testlib import container_ids, engine, run_playbook
+from stack_checks import EUROPE_3857, qgis_wms
+
+PREFIX = 'kargo-test-backup'
+ROOT_DIR = '/tmp/kargo-test-backup'
+BACKUP_ROOT = ROOT_DIR + '/backups'
+HTTPS_PORT = 18743
+BASE = 'https://localhost:%d' % HTTPS_PORT
+SETTINGS = {
+    'kargo_prefix': PREFIX, 'kargo_root': ROOT_DIR, 'kargo_secrets_dir': ROOT_DIR + '-secrets',
+    'kargo_services': ['postgis', 'qgis_server', 'proxy'],
+    'kargo_http_port': 18380, 'kargo_https_port': HTTPS_PORT,
+}
+SURVEYOR_PASSWORD = 'field-pass-ü1'
+USER_DATA = """
+CREATE TABLE public.survey_points (id serial PRIMARY KEY, name text NOT NULL, geom geometry);
+INSERT INTO public.survey_points (name, geom) VALUES
+  ('Zürich Hauptbahnhof', ST_SetSRID(ST_MakePoint(8.5402, 47.3782), 4326)),
+  ('Ølstykke — Kirke', ST_Transform(ST_SetSRID(ST_MakePoint(12.16, 55.79), 4326), 3857)),
+  ('no position yet', NULL),
+  ('Île de la Cité', ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(2.347, 48.855), 4326), 0.01)));
+CREATE ROLE surveyor LOGIN PASSWORD '%s';
+CREATE DATABASE field_notes OWNER surveyor;
+""" % SURVEYOR_PASSWORD
+FIELD_NOTES = """
+CREATE EXTENSION postgis;
+SET ROLE surveyor;
+CREATE TABLE notes (id integer PRIMARY KEY, body text, geom geometry(Point, 2056));
+INSERT INTO notes VALUES (1, 'Grenzstein Nr. 7 — gefunden', ST_SetSRID(ST_MakePoint(2600000, 1200000), 2056)),
+                         (2, 'ñandú seen', ST_SetSRID(ST_MakePoint(2601000, 1201000), 2056));
+"""
+
+
+def site(**more):
+    return run_playbook('site.yml', dict(SETTINGS, **more))
+
+
+def backup(**more):
+    return run_playbook('playbooks/backup.yml', dict(SETTINGS, **more))
+
+
+def restore(**more):
+    return run_playbook('playbooks/restore.yml', dict(SETTINGS, **more))
+
+
+def remove_everything():
+    run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_remove_volumes=True))
+    shutil.rmtree(ROOT_DIR, ignore_errors=True)
+    shutil.rmtree(ROOT_DIR + '-secrets', ignore_errors=True)
+
+
+def psql(sql, database='gis', user='kargo', password=None):
+    """psql in the database container: over the local socket (trusted), or over TCP with
+    a password (scram: the role's password is checked)."""
+    container = container_ids(PREFIX + '-postgis')['postgis']
+    command = ['docker', 'exec', '-i']
+    if password is not None:
+        command += ['-e', 'PGPASSWORD=' + password]
+    command += [container, 'psql', '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-U', user, '-d', database]
+    if password is not None:
+        command += ['-h', '127.0.0.1']
+    done = subprocess.run(command, input=sql, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def user_rows():
+    """Every row of the test's own, as text, geometries as EWKT (their SRID included)."""
+    return {
+        'survey_points': psql("SELECT id, name, coalesce(ST_AsEWKT(geom), 'NULL') FROM survey_points ORDER BY id"),
+        'notes': psql("SELECT id, body, ST_AsEWKT(geom) FROM notes ORDER BY id", database='field_notes'),
+        'roles': psql("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = 'surveyor'"),
+    }
+
+
+def databases():
+    return sorted(psql("SELECT datname FROM pg_database WHERE NOT datistemplate").split())
+
+
+def countries_map():
+    picture = qgis_wms(BASE).getmap(layers=['countries'], srs='EPSG:3857', bbox=EUROPE_3857, size=(256, 256),
+                                    format='image/png', transparent=False)
+    return Image.open(io.BytesIO(picture.read())).convert('RGB')
+
+
+def manifest(name):
+    with open(os.path.join(BACKUP_ROOT, name, 'manifest.json')) as handle:
+        return json.load(handle)
+
+
+@pytest.fixture(scope='module')
+def before():
+    """The stack deployed, the test's rows written, what a user sees recorded."""
+    remove_everything()
+    first = site()
+    assert first.rc == 0, first.explain()
+    psql(USER_DATA)
+    psql(FIELD_NOTES, database='field_notes')
+    try:
+        yield {'rows': user_rows(), 'map': countries_map()}
+    finally:
+        remove_everything()
+
+
+@pytest.fixture(scope='module')
+def made(before):
+    run = backup()
+    assert run.rc == 0, run.explain()
+    names = sorted(os.listdir(BACKUP_ROOT))
+    return {'run': run, 'name': [n for n in names if n.endswith('Z')][-1]}
+
+
+def test_the_backup_says_where_it_is_its_size_and_what_it_holds(made):
+    said = [m for m in made['run'].messages() if m.startswith('Backup ')]
+    print('\n' + '\n'.join(said))
+    assert said and 'in %s/%s on localhost' % (BACKUP_ROOT, made['name']) in said[0], made['run'].messages()
+    assert 'database gis (2 tables' in said[0] and 'database field_notes (1 tables, 2 rows)' in said[0]
+    assert 'PostgreSQL 17' in said[0]
+
+
+def test_the_backup_holds_the_roles_a_dump_per_database_and_a_manifest(made):
+    folder = os.path.join(BACKUP_ROOT, made['name'])
+    assert sorted(os.listdir(folder)) == ['field_notes.dump', 'gis.dump', 'globals.sql', 'manifest.json']
+    assert oct(os.stat(BACKUP_ROOT).st_mode & 0o777) == '0o700'
+    with open(os.path.join(folder, 'globals.sql')) as handle:
+        assert 'CREATE ROLE surveyor;' in handle.read()
+    saved = manifest(made['name'])
+    assert saved['verified'] is True and saved['server']['version_num'] // 10000 == 17
+    points = saved['databases']['gis']['tables']['"public"."survey_points"']
+    assert points['rows'] == 4 and points['geometry']['geom']['srids'] == [3857, 4326]
+    assert saved['databases']['gis']['tables']['"public"."countries"']['rows'] > 100
+    assert 'postgis' in saved['databases']['field_notes']['extensions']
+    assert saved['databases']['field_notes']['owner'] == 'surveyor'
+    assert set(saved['files']) == {'field_notes.dump', 'gis.dump', 'globals.sql'}
+
+
+def copy_of(made, name, change):
+    """A copy of the backup under another name, changed by change(folder, manifest)."""
+    folder = os.path.join(BACKUP_ROOT, name)
+    shutil.copytree(os.path.join(BACKUP_ROOT, made['name']), folder)
+    saved = manifest(name)
+    change(folder, saved)
+    with open(os.path.join(folder, 'manifest.json'), 'w') as handle:
+        json.dump(saved, handle)
+    subprocess.run(['chown', '-R', '999:999', folder], check=True)
+    return name
+
+
+def flip_bytes(folder, saved):
+    with open(os.path.join(folder, 'gis.dump'), 'r+b') as handle:
+        handle.seek(os.path.getsize(handle.name) // 2)
+        handle.write(b'\x00kargo\xff')
+
+
+def truncate_and_rechecksum(folder, saved):
+    """Cut in half, the manifest made to agree: only reading the dump whole finds it."""
+    import hashlib
+    path = os.path.join(folder, 'gis.dump')
+    with open(path, 'r+b') as handle:
+        handle.truncate(os.path.getsize(path) // 2)
+    with open(path, 'rb') as handle:
+        content = handle.read()
+    saved['files']['gis.dump'] = {'bytes': len(content), 'sha256': hashlib.sha256(content).hexdigest()}
+
+
+def from_a_newer_server(folder, saved):
+    saved['server']['version_num'] = 180002
+
+
+@pytest.mark.parametrize('name, change, message', [
+    ('20000101T000001Z', flip_bytes,
+     'backup 20000101T000001Z is refused: the checksum of gis.dump does not match the manifest (the file changed since the backup)'),
+    ('20000101T000002Z', truncate_and_rechecksum, 'backup 20000101T000002Z is refused: gis.dump cannot be read whole'),
+    ('20000101T000003Z', from_a_newer_server,
+     'backup 20000101T000003Z was made by PostgreSQL 18, newer than this server (PostgreSQL 17)'),
+    ('20000101T000004Z', None, 'kargo_restore_from: no backup named 20000101T000004Z in %s (there are: ' % BACKUP_ROOT),
+])
+def test_a_bad_backup_is_refused_and_the_database_is_untouched(before, made, name, change, message):
+    if change:
+        copy_of(made, name, change)
+    served = databases()
+    refused = restore(kargo_restore_from=name)
+    assert refused.rc != 0
+    assert 'restore refused: ' + message in refused.stdout, refused.explain()
+    assert user_rows() == before['rows']
+    assert databases() == served
+
+
+def test_a_restore_name_that_is_no_backup_name_fails_naming_the_setting(made):
+    refused = restore(kargo_restore_from='latest')
+    assert refused.rc != 0
+    assert 'kargo_restore_from: ' in refused.stdout and 'must be the name of a backup folder' in refused.stdout, \
+        refused.explain()
+
+
+def test_after_losing_everything_site_and_restore_give_every_row_role_and_map_back(before, made):
+    removed = run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_remove_volumes=True))
+    assert removed.rc == 0, removed.explain()
+    assert not engine().volumes.list(filters={'name': PREFIX + '-postgis-data'})
+    again = site()
+    assert again.rc == 0, again.explain()
+    assert 'field_notes' not in databases()
+
+    restored = restore()
+    assert restored.rc == 0, restored.explain()
+    said = ' '.join(restored.messages())
+    assert 'Restored backup %s: field_notes, gis (every table matches the manifest' % made['name'] in said, said
+    assert user_rows() == before['rows']
+    # the role logs in with its own password (over TCP: checked)
+    assert psql('SELECT count(*) FROM notes', database='field_notes', user='surveyor',
+                password=SURVEYOR_PASSWORD).strip() == '2'
+    # the database made by the new deploy is kept, as the message says
+    kept = [name for name in databases() if name.startswith('gis_before_')]
+    assert len(kept) == 1 and 'kept as %s' % kept[0] in said
+    after = countries_map()
+    differing = sum(1 for was, now in zip(before['map'].getdata(), after.getdata()) if was != now)
+    if differing:
+        before['map'].save('/tmp/kargo-test-backup-map-before.png')
+        after.save('/tmp/kargo-test-backup-map-after.png')
+    assert differing == 0, '%d pixels differ (/tmp/kargo-test-backup-map-*.png)' % differing
