@@ -155,3 +155,63 @@ def test_nothing_verified_nothing_to_restore(tmp_path):
     (tmp_path / '20261201T000000Z.partial').mkdir()
     with pytest.raises(kargo_backup.Refused, match='no verified backup in'):
         kargo_backup.choose_backup(str(tmp_path), '')
+
+
+def at(text):
+    return datetime.datetime.strptime(text, '%Y-%m-%d %H:%M').replace(tzinfo=datetime.timezone.utc)
+
+
+def test_a_schedule_is_a_cron_expression():
+    nightly = kargo_backup.parse_schedule('15 3 * * *')
+    assert kargo_backup.next_run(nightly, at('2026-12-02 03:14')) == at('2026-12-02 03:15')
+    assert kargo_backup.next_run(nightly, at('2026-12-02 03:15')) == at('2026-12-03 03:15')
+    every_minute = kargo_backup.parse_schedule('* * * * *')
+    assert kargo_backup.next_run(every_minute, at('2026-12-31 23:59')) == at('2027-01-01 00:00')
+    # Sundays (0 or 7) at 02:30 and 14:30; 2026-12-06 is a Sunday
+    sundays = kargo_backup.parse_schedule('30 2,14 * * 7')
+    assert kargo_backup.next_run(sundays, at('2026-12-02 12:00')) == at('2026-12-06 02:30')
+    assert kargo_backup.next_run(sundays, at('2026-12-06 03:00')) == at('2026-12-06 14:30')
+    # steps and ranges
+    assert kargo_backup.parse_schedule('*/20 1-3 * * *')[:2] == [{0, 20, 40}, {1, 2, 3}]
+    assert kargo_backup.parse_schedule('5/30 * * * *')[0] == {5, 35}
+    # day of month or day of week, as cron does: the 1st, and every Monday
+    either = kargo_backup.parse_schedule('0 0 1 * 1')
+    assert kargo_backup.next_run(either, at('2026-12-02 00:00')) == at('2026-12-07 00:00')
+    assert kargo_backup.next_run(either, at('2026-12-28 00:00')) == at('2027-01-01 00:00')
+
+
+@pytest.mark.parametrize('text, message', [
+    ('15 3 * *', 'is not a cron expression of five fields'),
+    ('61 3 * * *', "'61' is out of range for the minute (0-59)"),
+    ('0 0 * * mon', "'mon' is not a day of week field"),
+    ('0 0 31 2 *', 'no time in the next year matches it'),
+])
+def test_a_bad_schedule_is_named(text, message):
+    with pytest.raises(kargo_backup.Refused) as refused:
+        kargo_backup.next_run(kargo_backup.parse_schedule(text), at('2026-12-02 00:00'))
+    assert str(refused.value).startswith('kargo_backup_schedule: ') and message in str(refused.value)
+
+
+def nightly_backups(first, days):
+    start = datetime.datetime.strptime(first, '%Y-%m-%d')
+    return dict(((start + datetime.timedelta(days=n, hours=3)).strftime(kargo_backup.NAME_FORMAT), True)
+                for n in range(days))
+
+
+def test_retention_keeps_days_weeks_and_months():
+    backups = nightly_backups('2026-09-01', 92)   # 2026-09-01 .. 2026-12-01
+    removed = set(kargo_backup.backups_to_remove(backups, daily=3, weekly=2, monthly=2))
+    kept = sorted(set(backups) - removed)
+    # the last 3 days; the newest of this week (Monday 11-30 .. 12-01) and of last week
+    # (Sunday 11-29); the newest of December and of November
+    assert kept == ['20261129T030000Z', '20261130T030000Z', '20261201T030000Z']
+    removed = set(kargo_backup.backups_to_remove(backups, daily=1, weekly=0, monthly=3))
+    assert sorted(set(backups) - removed) == ['20261031T030000Z', '20261130T030000Z', '20261201T030000Z']
+
+
+def test_retention_never_removes_the_newest_verified_backup():
+    backups = {'20261201T030000Z': True, '20261202T030000Z': False}
+    assert kargo_backup.backups_to_remove(backups, daily=0, weekly=0, monthly=0) == []
+    # an unverified backup goes once a newer verified one exists
+    backups['20261203T030000Z'] = True
+    assert kargo_backup.backups_to_remove(backups, daily=0, weekly=0, monthly=0) == ['20261201T030000Z', '20261202T030000Z']

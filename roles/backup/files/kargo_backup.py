@@ -460,6 +460,73 @@ def restore(server, root, wanted=None):
             'kept': dict((db, old) for db, old in kept.items() if old),
             'verified': 'every table matches the manifest (rows, SRIDs, geometry hashes)'}
 
+# --- schedule and retention ------------------------------------------------------------
+
+CRON_FIELDS = (('minute', 0, 59), ('hour', 0, 23), ('day of month', 1, 31), ('month', 1, 12), ('day of week', 0, 7))
+
+
+def parse_schedule(text):
+    """A cron expression (minute hour day-of-month month day-of-week; *, lists, ranges and
+    /steps; day of week 0 or 7 = Sunday) as a list of five sets of allowed values."""
+    fields = text.split()
+    if len(fields) != 5:
+        raise Refused('kargo_backup_schedule: %r is not a cron expression of five fields '
+                      '(minute hour day-of-month month day-of-week, e.g. "15 3 * * *")' % text)
+    allowed = []
+    for field, (what, low, high) in zip(fields, CRON_FIELDS):
+        values = set()
+        for part in field.split(','):
+            match = re.match(r'^(\*|([0-9]+)(?:-([0-9]+))?)(?:/([0-9]+))?$', part)
+            if not match:
+                raise Refused('kargo_backup_schedule: %r is not a %s field' % (part, what))
+            first, last = (low, high) if match.group(1) == '*' else (
+                int(match.group(2)), int(match.group(3) or (high if match.group(4) else match.group(2))))
+            step = int(match.group(4) or 1)
+            if not low <= first <= last <= high or step == 0:
+                raise Refused('kargo_backup_schedule: %r is out of range for the %s (%d-%d)' % (part, what, low, high))
+            values.update(range(first, last + 1, step))
+        allowed.append(values)
+    if 7 in allowed[4]:
+        allowed[4] = (allowed[4] - {7}) | {0}
+    return allowed
+
+
+def next_run(allowed, after):
+    """The first whole minute after `after` that the schedule allows (cron's rule: when both
+    day of month and day of week are restricted, either one matching is enough)."""
+    minutes, hours, days, months, weekdays = allowed
+    every_day, every_weekday = len(days) == 31, len(weekdays) == 7
+    moment = after.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
+    for _ in range(366 * 24 * 60):
+        day_ok = moment.day in days
+        weekday_ok = (moment.isoweekday() % 7) in weekdays
+        date_ok = day_ok and weekday_ok if every_day or every_weekday else day_ok or weekday_ok
+        if moment.month in months and date_ok and moment.hour in hours and moment.minute in minutes:
+            return moment
+        moment += datetime.timedelta(minutes=1)
+    raise Refused('kargo_backup_schedule: no time in the next year matches it')
+
+
+def backups_to_remove(backups, daily, weekly, monthly):
+    """The names of {name: verified} that retention removes: kept are the newest verified
+    backup of each of the last `daily` days, `weekly` ISO weeks and `monthly` months that
+    have one, and always the newest verified backup; a backup that is not verified is
+    removed once a newer verified one exists."""
+    verified = sorted((name for name, ok in backups.items() if ok), reverse=True)
+    kept = set(verified[:1])
+    for count, period in ((daily, lambda t: t.date()), (weekly, lambda t: t.isocalendar()[:2]),
+                          (monthly, lambda t: (t.year, t.month))):
+        seen = []
+        for name in verified:
+            key = period(datetime.datetime.strptime(name, NAME_FORMAT))
+            if key not in seen:
+                seen.append(key)
+                if len(seen) > count:
+                    break
+                kept.add(name)
+    newest = verified[0] if verified else ''
+    return sorted(name for name in backups if name not in kept and (backups[name] or name < newest))
+
 
 def listing(root):
     status = {}
