@@ -4,6 +4,7 @@ volumes, site.yml, restore.yml - gives every row, role and map back, checked aga
 manifest; a corrupted, truncated, unknown or too new backup is refused before anything
 changes. Its own prefix and ports; the database, QGIS Server (the map compared) and the
 proxy only."""
+import hashlib
 import io
 import json
 import os
@@ -169,7 +170,6 @@ def flip_bytes(folder, saved):
 
 def truncate_and_rechecksum(folder, saved):
     """Cut in half, the manifest made to agree: only reading the dump whole finds it."""
-    import hashlib
     path = os.path.join(folder, 'gis.dump')
     with open(path, 'r+b') as handle:
         handle.truncate(os.path.getsize(path) // 2)

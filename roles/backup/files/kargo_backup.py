@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -243,6 +244,11 @@ class Server(object):
         return self.run(['psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password',
                          '-d', database, '-c', statement])
 
+    def read_whole(self, dump):
+        """Reads every byte of a dump (pg_restore into nothing): a truncated or damaged one
+        fails; `pg_restore -l` reads only its table of contents."""
+        self.run(['pg_restore', '-f', '/dev/null', dump])
+
     def json(self, database, query):
         return json.loads(self.sql(database, query))
 
@@ -265,12 +271,13 @@ class Server(object):
                 time.sleep(2)
 
 
-def read_manifest(folder):
+def read_json(path, missing=None):
+    """The JSON value of a file; `missing` when the file is missing or unreadable."""
     try:
-        with open(os.path.join(folder, MANIFEST)) as handle:
+        with open(path) as handle:
             return json.load(handle)
     except (OSError, ValueError):
-        return None
+        return missing
 
 
 def write_json(path, value):
@@ -284,16 +291,11 @@ def write_json(path, value):
 def backups_in(root):
     """{name: manifest (None when missing or unreadable)} of the backup folders of root."""
     names = sorted(n for n in os.listdir(root) if NAME_PATTERN.match(n) and os.path.isdir(os.path.join(root, n)))
-    return dict((name, read_manifest(os.path.join(root, name))) for name in names)
+    return dict((name, read_json(os.path.join(root, name, MANIFEST))) for name in names)
 
 
 def update_status(root, **values):
-    status = {}
-    try:
-        with open(os.path.join(root, STATUS)) as handle:
-            status = json.load(handle)
-    except (OSError, ValueError):
-        pass
+    status = read_json(os.path.join(root, STATUS), {})
     status.update(values)
     write_json(os.path.join(root, STATUS), status)
     return status
@@ -312,17 +314,14 @@ def backup(server, root):
     folder = final + '.partial'
     os.makedirs(folder, mode=0o700)
     try:
-        return finish_backup(server, root, started, name, folder)
+        return finish_backup(server, root, started, name, folder, final)
     except Exception:
         # nothing half-made is left to be taken for a backup
-        for file_name in os.listdir(folder):
-            os.unlink(os.path.join(folder, file_name))
-        os.rmdir(folder)
+        shutil.rmtree(folder)
         raise
 
 
-def finish_backup(server, root, started, name, folder):
-    final = os.path.join(root, name)
+def finish_backup(server, root, started, name, folder, final):
     info = server.wait_until_ready()
     log('backing up PostgreSQL %s: %d databases into %s' % (info['version_num'], len(info['databases']), final))
     files = {}
@@ -334,8 +333,8 @@ def finish_backup(server, root, started, name, folder):
         path = os.path.join(folder, file_name)
         log('dumping %s (%d/%d)' % (database['name'], number, len(info['databases'])))
         server.run(['pg_dump', '-Fc', '--no-password', '-d', database['name'], '-f', path])
-        # reads the whole archive: a dump that cannot be read back fails the backup now
-        server.run(['pg_restore', '-f', '/dev/null', path])
+        # a dump that cannot be read back fails the backup now
+        server.read_whole(path)
         described = server.describe(database['name'])
         described.update(database, dump=file_name)
         databases[database['name']] = described
@@ -390,7 +389,7 @@ def check_restorable(server, name, folder, manifest, info):
                       'pg_restore of this server cannot read it' % (name, saved_major, server_major))
     for database in manifest['databases'].values():
         try:
-            server.run(['pg_restore', '-f', '/dev/null', os.path.join(folder, database['dump'])])
+            server.read_whole(os.path.join(folder, database['dump']))
         except Refused as error:
             raise Refused('backup %s is refused: %s cannot be read whole (%s)' % (name, database['dump'], error))
 
@@ -529,14 +528,8 @@ def backups_to_remove(backups, daily, weekly, monthly):
 
 
 def listing(root):
-    status = {}
-    try:
-        with open(os.path.join(root, STATUS)) as handle:
-            status = json.load(handle)
-    except (OSError, ValueError):
-        pass
     backups = backups_in(root)
-    return {'changed': False, 'status': status,
+    return {'changed': False, 'status': read_json(os.path.join(root, STATUS), {}),
             'backups': [{'name': name, 'verified': bool(m and m.get('verified')),
                          'bytes': folder_bytes(os.path.join(root, name))} for name, m in backups.items()]}
 
