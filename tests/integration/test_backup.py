@@ -20,6 +20,7 @@ from stack_checks import EUROPE_3857, qgis_wms
 PREFIX = 'kargo-test-backup'
 ROOT_DIR = '/tmp/kargo-test-backup'
 BACKUP_ROOT = ROOT_DIR + '/backups'
+FETCH_DIR = ROOT_DIR + '-fetched'
 HTTPS_PORT = 18743
 BASE = 'https://localhost:%d' % HTTPS_PORT
 SETTINGS = {
@@ -63,6 +64,7 @@ def remove_everything():
     run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_remove_volumes=True))
     shutil.rmtree(ROOT_DIR, ignore_errors=True)
     shutil.rmtree(ROOT_DIR + '-secrets', ignore_errors=True)
+    shutil.rmtree(FETCH_DIR, ignore_errors=True)
 
 
 def psql(sql, database='gis', user='kargo', password=None):
@@ -120,7 +122,7 @@ def before():
 
 @pytest.fixture(scope='module')
 def made(before):
-    run = backup()
+    run = backup(kargo_backup_fetch=True, kargo_backup_fetch_dir=FETCH_DIR)
     assert run.rc == 0, run.explain()
     names = sorted(os.listdir(BACKUP_ROOT))
     return {'run': run, 'name': [n for n in names if n.endswith('Z')][-1]}
@@ -148,6 +150,17 @@ def test_the_backup_holds_the_roles_a_dump_per_database_and_a_manifest(made):
     assert 'postgis' in saved['databases']['field_notes']['extensions']
     assert saved['databases']['field_notes']['owner'] == 'surveyor'
     assert set(saved['files']) == {'field_notes.dump', 'gis.dump', 'globals.sql'}
+
+
+def test_the_backup_is_copied_to_the_controller_as_the_manifest_says(made):
+    fetched = os.path.join(FETCH_DIR, made['name'])
+    assert sorted(os.listdir(fetched)) == ['field_notes.dump', 'gis.dump', 'globals.sql', 'manifest.json']
+    with open(os.path.join(fetched, 'manifest.json')) as handle:
+        saved = json.load(handle)
+    for file_name, expected in saved['files'].items():
+        with open(os.path.join(fetched, file_name), 'rb') as handle:
+            assert hashlib.sha256(handle.read()).hexdigest() == expected['sha256'], file_name
+    assert 'copied to %s' % fetched in ' '.join(made['run'].messages())
 
 
 def copy_of(made, name, change):

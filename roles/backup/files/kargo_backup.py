@@ -360,7 +360,8 @@ def finish_backup(server, root, started, name, folder, final):
     return {'changed': True, 'name': name, 'path': final, 'bytes': size, 'server': manifest['server'],
             'databases': dict((db, {'tables': len(d['tables']), 'rows': sum(t['rows'] for t in d['tables'].values()),
                                     'dump': d['dump']}) for db, d in databases.items()),
-            'files': sorted(files)}
+            # every file of the folder, the manifest too (kargo_backup_fetch copies them)
+            'files': sorted(list(files) + [MANIFEST])}
 
 
 def choose_backup(root, wanted):
