@@ -2,8 +2,8 @@
 makes after losing everything - deploy, rows of their own, backup.yml, remove.yml with the
 volumes, site.yml, restore.yml - gives every row, role and map back, checked against the
 manifest; a corrupted, truncated, unknown or too new backup is refused before anything
-changes. Its own prefix and ports; the database, QGIS Server (the map compared) and the
-proxy only."""
+changes. Its own prefix and ports; the database, QGIS Server (the map compared), the
+proxy, and GeoServer enabled but skipped (no image here)."""
 import hashlib
 import io
 import json
@@ -25,7 +25,9 @@ HTTPS_PORT = 18743
 BASE = 'https://localhost:%d' % HTTPS_PORT
 SETTINGS = {
     'kargo_prefix': PREFIX, 'kargo_root': ROOT_DIR, 'kargo_secrets_dir': ROOT_DIR + '-secrets',
-    'kargo_services': ['postgis', 'qgis_server', 'proxy'],
+    # geoserver: enabled as by default, and skipped here (no image): the restore must not
+    # restart a reader that is not deployed
+    'kargo_services': ['postgis', 'qgis_server', 'geoserver', 'proxy'],
     'kargo_http_port': 18380, 'kargo_https_port': HTTPS_PORT,
 }
 SURVEYOR_PASSWORD = 'field-pass-ü1'
