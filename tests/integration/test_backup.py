@@ -3,13 +3,17 @@ makes after losing everything - deploy, rows of their own, backup.yml, remove.ym
 volumes, site.yml, restore.yml - gives every row, role and map back, checked against the
 manifest; a corrupted, truncated, unknown or too new backup is refused before anything
 changes. Its own prefix and ports; the database, QGIS Server (the map compared), the
-proxy, and GeoServer enabled but skipped (no image here)."""
+proxy, and GeoServer enabled but skipped (no image here). Last, the scheduled backups: a
+service that backs up every minute by itself, applies retention and records a failure."""
+import datetime
 import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
+import time
 
 import pytest
 from PIL import Image
@@ -29,6 +33,9 @@ SETTINGS = {
     # restart a reader that is not deployed
     'kargo_services': ['postgis', 'qgis_server', 'geoserver', 'proxy'],
     'kargo_http_port': 18380, 'kargo_https_port': HTTPS_PORT,
+    # no scheduled backup but those of the schedule's own tests (a run at 03:15 UTC would
+    # add a backup to the ones the other tests choose from)
+    'kargo_backup_schedule': '',
 }
 SURVEYOR_PASSWORD = 'field-pass-ü1'
 USER_DATA = """
@@ -136,6 +143,7 @@ def test_the_backup_says_where_it_is_its_size_and_what_it_holds(made):
     assert said and 'in %s/%s on localhost' % (BACKUP_ROOT, made['name']) in said[0], made['run'].messages()
     assert 'database gis (2 tables' in said[0] and 'database field_notes (1 tables, 2 rows)' in said[0]
     assert 'PostgreSQL 17' in said[0]
+    assert 'Point in time: pgBackRest full backup ' in said[0] and 'checked and verified' in said[0]
 
 
 def test_the_backup_holds_the_roles_a_dump_per_database_and_a_manifest(made):
@@ -223,6 +231,44 @@ def test_a_restore_name_that_is_no_backup_name_fails_naming_the_setting(made):
         refused.explain()
 
 
+def database_started_at():
+    return engine().containers.get(container_ids(PREFIX + '-postgis')['postgis']).attrs['State']['StartedAt']
+
+
+@pytest.mark.parametrize('settings, message', [
+    ({'kargo_restore_time': '2000-01-01 00:00:00+00'},
+     'restore refused: kargo_restore_time: 2000-01-01T00:00:00+00:00 is before the oldest backup, which ended at '),
+    ({'kargo_restore_time': '2999-01-01 00:00:00+00'}, 'restore refused: kargo_restore_time: 2999-01-01T00:00:00+00:00 is in the future'),
+    ({'kargo_restore_time': 'yesterday'}, "kargo_restore_time: yesterday must be a time with its UTC offset, like '2026-11-24 10:15:00+00'"),
+    ({'kargo_restore_time': '2026-12-01 00:00:00+00', 'kargo_restore_from': '20261201T000000Z'},
+     'kargo_restore_time and kargo_restore_from are both given'),
+], ids=['before-the-oldest-backup', 'in-the-future', 'not-a-time', 'time-and-name'])
+def test_a_restore_time_out_of_reach_is_refused_and_the_database_untouched(before, made, settings, message):
+    started, rows = database_started_at(), user_rows()
+    refused = restore(**settings)
+    assert refused.rc != 0
+    assert message in refused.stdout, refused.explain()
+    assert database_started_at() == started and user_rows() == rows
+
+
+def test_the_database_goes_back_to_a_point_in_time(before, made):
+    """Rows at T1, more at T2; restored to T1: the T1 rows are there, the T2 rows are not,
+    and the database takes writes again."""
+    psql("CREATE TABLE pitr_marks (id integer PRIMARY KEY, note text); INSERT INTO pitr_marks VALUES (1, 'at T1 — ü');")
+    t1 = psql('SELECT now()').strip()
+    time.sleep(1.5)
+    psql("INSERT INTO pitr_marks VALUES (2, 'at T2')")
+    restored = restore(kargo_restore_time=t1)
+    assert restored.rc == 0, restored.explain()
+    said = ' '.join(restored.messages())
+    assert 'Restored the database to ' in said and 'new timeline' in said, said
+    assert psql('SELECT id, note FROM pitr_marks ORDER BY id') == '1|at T1 — ü\n'
+    assert user_rows() == before['rows']
+    psql("INSERT INTO pitr_marks VALUES (2, 'written after the restore')")
+    # QGIS Server reconnected: the map is the same
+    assert countries_map().tobytes() == before['map'].tobytes()
+
+
 def test_after_losing_everything_site_and_restore_give_every_row_role_and_map_back(before, made):
     removed = run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_remove_volumes=True))
     assert removed.rc == 0, removed.explain()
@@ -248,3 +294,108 @@ def test_after_losing_everything_site_and_restore_give_every_row_role_and_map_ba
         before['map'].save('/tmp/kargo-test-backup-map-before.png')
         after.save('/tmp/kargo-test-backup-map-after.png')
     assert differing == 0, '%d pixels differ (/tmp/kargo-test-backup-map-*.png)' % differing
+
+
+# --- scheduled backups -----------------------------------------------------------------
+
+SCHEDULE = {'kargo_backup_schedule': '* * * * *', 'kargo_backup_keep_daily': 2, 'kargo_backup_keep_weekly': 0,
+            'kargo_backup_keep_monthly': 0, 'backup_schedule_ready_timeout': 10}
+
+
+def status():
+    with open(os.path.join(BACKUP_ROOT, 'status.json')) as handle:
+        return json.load(handle)
+
+
+def scheduler_logs():
+    done = subprocess.run(['docker', 'logs', PREFIX + '-backup-backup-1'], capture_output=True, text=True)
+    return done.stdout + done.stderr
+
+
+def next_scheduled_run(after, timeout=150):
+    """status.json once a scheduled run that started after `after` has finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = status()
+        if current.get('last_scheduled_at', '') > after:
+            return current
+        time.sleep(2)
+    raise AssertionError('no scheduled backup within %d s; status %s; logs:\n%s' % (timeout, status(), scheduler_logs()))
+
+
+def unverified(folder, saved):
+    saved['verified'] = False
+
+
+def test_a_schedule_out_of_range_fails_naming_it(before):
+    run = site(kargo_backup_schedule='61 3 * * *')
+    assert run.rc != 0
+    assert "kargo_backup_schedule: '61' is out of range for the minute (0-59)" in run.stdout, run.explain()
+    assert not container_ids(PREFIX + '-backup')
+
+
+@pytest.fixture(scope='module')
+def scheduled(before, made):
+    """Backups of older days beside today's, then the schedule deployed twice."""
+    for name, change in (('20260101T031500Z', None), ('20260102T031500Z', None), ('20260103T031500Z', unverified)):
+        copy_of(made, name, change or (lambda folder, saved: None))
+    started = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+    first, second = site(**SCHEDULE), site(**SCHEDULE)
+    assert first.rc == 0, first.explain()
+    return {'first': first, 'second': second, 'started': started}
+
+
+def test_the_scheduled_backups_deploy_is_idempotent(scheduled):
+    assert 'geostack.kargo.common : backup | deploy the compose project' in scheduled['first'].changed_tasks()
+    assert scheduled['second'].rc == 0, scheduled['second'].explain()
+    assert scheduled['second'].stats()['changed'] == 0, scheduled['second'].changed_tasks()
+
+
+def test_the_schedule_backs_up_by_itself_and_retention_keeps_the_newest(scheduled, made):
+    done = next_scheduled_run(scheduled['started'])
+    assert done['last_scheduled_ok'] is True, (done, scheduler_logs())
+    newest = done['last_backup']
+    assert newest > made['name'] and manifest(newest)['verified'] is True
+    # kept: the newest of today and of the newest other day with a verified backup; gone:
+    # today's older ones, 2026-01-01 (a third day), the unverified 2026-01-03, 2000-01-01
+    assert sorted(n for n in os.listdir(BACKUP_ROOT) if n.endswith('Z')) == ['20260102T031500Z', newest]
+    logs = scheduler_logs()
+    print('\n' + logs[-1500:])
+    assert 'backup %s done' % newest in logs
+    assert 'retention: removed backup 20260101T031500Z' in logs and 'retention: removed backup %s' % made['name'] in logs
+    made_at = datetime.datetime.strptime(newest, '%Y%m%dT%H%M%SZ').replace(tzinfo=datetime.timezone.utc)
+    assert done['schedule'] == '* * * * *' and datetime.datetime.fromisoformat(done['next_run_at']) > made_at
+
+
+def test_a_failed_scheduled_backup_is_in_the_log_and_the_status(scheduled):
+    stopped_at = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+    subprocess.run(['docker', 'stop', PREFIX + '-postgis-postgis-1'], check=True, capture_output=True)
+    kept = sorted(os.listdir(BACKUP_ROOT))
+    done = next_scheduled_run(stopped_at)
+    assert done['last_scheduled_ok'] is False
+    assert done['last_failure_at'] > stopped_at and 'psql failed' in done['last_failure'], done
+    assert 'scheduled backup FAILED: psql failed' in scheduler_logs()
+    assert sorted(os.listdir(BACKUP_ROOT)) == kept, 'a failed backup leaves nothing behind'
+
+
+def test_status_and_backup_check_mode_say_the_newest_backup_and_the_last_failure(scheduled):
+    """Read while the database is still down (the failure above): nothing changes."""
+    names, newest = sorted(os.listdir(BACKUP_ROOT)), status()['last_backup']
+    for run in (run_playbook('playbooks/status.yml', SETTINGS),
+                run_playbook('playbooks/backup.yml', SETTINGS, options=['--check'])):
+        assert run.rc == 0, run.explain()
+        said = ' '.join(run.messages())
+        print('\n' + said)
+        assert '2 backups in %s' % BACKUP_ROOT in said and 'the newest: %s, verified' % newest in said, said
+        assert re.search(r'Last scheduled run: [0-9TZ]+, FAILED\.', said), said
+        assert 'Last failure, at ' in said and 'psql failed' in said and 'next run at ' in said, said
+        assert run.stats().get('changed', 0) == 0, run.changed_tasks()
+    assert sorted(os.listdir(BACKUP_ROOT)) == names
+
+
+def test_an_empty_schedule_removes_the_service_and_keeps_the_backups(scheduled):
+    kept = sorted(n for n in os.listdir(BACKUP_ROOT) if n.endswith('Z'))
+    run = site()
+    assert run.rc == 0, run.explain()
+    assert not container_ids(PREFIX + '-backup')
+    assert sorted(n for n in os.listdir(BACKUP_ROOT) if n.endswith('Z')) == kept

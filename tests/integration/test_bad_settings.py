@@ -24,9 +24,12 @@ SETTINGS = {'kargo_prefix': PREFIX, 'kargo_root': '/tmp/kargo-bad', 'kargo_secre
     ({'mapproxy_seed_max_level': 25}, 'mapproxy_seed_max_level: 25 is not a zoom level, must be between 0 and 20'),
     ({'tileserver_gl_max_zoom': 15}, 'tileserver_gl_max_zoom: 15 is not a zoom level, must be between 0 and 14'),
     ({'images_max_age_days': 'weekly'}, 'images_max_age_days: weekly must be a number'),
+    ({'kargo_backup_schedule': 'every night'},
+     'kargo_backup_schedule: "every night" must be a cron expression of five fields'),
+    ({'kargo_backup_keep_daily': -1}, 'kargo_backup_keep_daily: -1 must be between 0 and 100000'),
 ], ids=['unknown-service', 'https-port-too-high', 'http-port-zero', 'postgis-port-too-high', 'missing-certificate',
         'qgis-processes-zero', 'mapproxy-seed-level-too-high', 'tileserver-zoom-too-high',
-        'image-age-not-a-number'])
+        'image-age-not-a-number', 'backup-schedule-not-cron', 'backup-keep-negative'])
 def test_bad_setting_fails_before_anything_is_deployed(settings, message):
     run = run_playbook('site.yml', dict(SETTINGS, **settings))
     print('\n' + '\n'.join(run.failure_messages()))
@@ -62,7 +65,7 @@ def spec_options(role):
 
 
 VALIDATED_ROLES = ('common', 'images', 'host', 'docker', 'swarm', 'registry', 'postgis', 'qgis_server', 'mapproxy',
-                   'tileserver_gl', 'geoserver', 'proxy')
+                   'tileserver_gl', 'geoserver', 'proxy', 'backup')
 # a value of another type than each spec type, and one outside the choices
 WRONG_TYPE = {'str': ['a', 'list'], 'path': {'a': 'dict'}, 'int': 'twelve', 'float': 'ten days', 'bool': 'maybe',
               'list': 'one, two', 'dict': ['not', 'a', 'dict']}

@@ -215,3 +215,126 @@ def test_retention_never_removes_the_newest_verified_backup():
     # an unverified backup goes once a newer verified one exists
     backups['20261203T030000Z'] = True
     assert kargo_backup.backups_to_remove(backups, daily=0, weekly=0, monthly=0) == ['20261201T030000Z', '20261202T030000Z']
+
+
+def make_backup_folder(root, name, verified):
+    os.makedirs(os.path.join(str(root), name))
+    with open(os.path.join(str(root), name, 'manifest.json'), 'w') as handle:
+        json.dump({'name': name, 'verified': verified}, handle)
+
+
+def test_retention_removes_the_folders_it_chose(tmp_path):
+    for name, verified in (('20261130T031500Z', True), ('20261201T031500Z', False), ('20261202T031500Z', True),
+                           ('20261202T041500Z', True)):
+        make_backup_folder(tmp_path, name, verified)
+    (tmp_path / '20261202T051500Z.partial').mkdir()   # a backup under way: not one yet
+    removed = kargo_backup.remove_old_backups(str(tmp_path), (2, 0, 0))
+    assert removed == ['20261201T031500Z', '20261202T031500Z']
+    assert sorted(os.listdir(str(tmp_path))) == ['20261130T031500Z', '20261202T041500Z', '20261202T051500Z.partial']
+
+
+@pytest.mark.parametrize('keep, message', [
+    ((-1, 4, 6), 'kargo_backup_keep_daily: -1 must be 0 or more'),
+    ((7, 4, -2), 'kargo_backup_keep_monthly: -2 must be 0 or more'),
+])
+def test_negative_retention_counts_are_named(keep, message):
+    with pytest.raises(kargo_backup.Refused) as refused:
+        kargo_backup.check_schedule('15 3 * * *', keep)
+    assert str(refused.value) == message
+
+
+def test_a_failed_scheduled_backup_is_in_the_status(tmp_path):
+    class DownServer(object):
+        def wait_until_ready(self):
+            raise kargo_backup.Refused('psql failed (rc 2): could not connect to server')
+
+    result = kargo_backup.scheduled_run(DownServer(), str(tmp_path), (7, 4, 6))
+    assert result == {'failed': True, 'msg': 'psql failed (rc 2): could not connect to server'}
+    status = kargo_backup.read_json(str(tmp_path / 'status.json'))
+    assert status['last_failure'] == result['msg'] and status['last_scheduled_ok'] is False
+    assert os.listdir(str(tmp_path)) == ['status.json']   # no half-made backup left
+
+
+def test_the_status_says_the_newest_backup_the_runs_and_the_last_failure():
+    backups = [{'name': '20261201T031500Z', 'verified': True, 'bytes': 3 * 1024 * 1024},
+               {'name': '20261202T031500Z', 'verified': False, 'bytes': 1000}]
+    status = {'last_scheduled_at': '20261202T031520Z', 'last_scheduled_ok': False, 'schedule': '15 3 * * *',
+              'next_run_at': '2026-12-03T03:15:00+00:00', 'last_failure_at': '20261202T031520Z',
+              'last_failure': 'psql failed (rc 2): could not connect',
+              'last_restore': '20261201T031500Z', 'last_restore_finished': '2026-12-01T10:00:00+00:00'}
+    assert kargo_backup.status_summary('/b', backups, status) == [
+        '2 backups in /b, 3.0 MiB in all; the newest: 20261202T031500Z, NOT verified, 1000 bytes.',
+        'The newest verified backup: 20261201T031500Z.',
+        'Last scheduled run: 20261202T031520Z, FAILED.',
+        'Schedule: "15 3 * * *" (UTC), next run at 2026-12-03T03:15:00+00:00.',
+        'Last failure, at 20261202T031520Z: psql failed (rc 2): could not connect',
+        'Last restore: backup 20261201T031500Z, finished 2026-12-01T10:00:00+00:00.']
+    assert kargo_backup.status_summary('/b', [], {}) == ['No backup in /b yet.', 'No failure recorded.']
+
+
+def utc(text):
+    return datetime.datetime.fromisoformat(text)
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('2026-11-24 10:15:00+00', '2026-11-24T10:15:00+00:00'),
+    ('2026-11-24T10:15Z', '2026-11-24T10:15:00+00:00'),
+    ('2026-11-24 10:15:00.25+0130', '2026-11-24T10:15:00.250000+01:30'),
+    ('2026-11-24 11:15:00-05:00', '2026-11-24T11:15:00-05:00'),
+])
+def test_a_restore_time_has_its_utc_offset(text, expected):
+    assert kargo_backup.parse_restore_time(text).isoformat() == expected
+
+
+@pytest.mark.parametrize('text, message', [
+    ('2026-11-24 10:15:00', "kargo_restore_time: '2026-11-24 10:15:00' is not a time with its UTC offset"),
+    ('yesterday', "kargo_restore_time: 'yesterday' is not a time with its UTC offset"),
+    ('2026-02-30 10:15:00+00', "kargo_restore_time: '2026-02-30 10:15:00+00' is not a time"),
+])
+def test_a_restore_time_without_offset_or_not_a_time_is_named(text, message):
+    with pytest.raises(kargo_backup.Refused) as refused:
+        kargo_backup.parse_restore_time(text)
+    assert str(refused.value).startswith(message)
+
+
+# what `pgbackrest info --output=json` says of a stanza with a full and a differential backup
+INFO = [{'name': 'kargo', 'backup': [
+    {'label': '20261201-031500F', 'type': 'full', 'error': False, 'timestamp': {'start': 1796094900, 'stop': 1796094960}},
+    {'label': '20261201-031500F_20261202-031500D', 'type': 'diff', 'error': False,
+     'timestamp': {'start': 1796181300, 'stop': 1796181330}}]}]
+
+
+def test_the_oldest_restorable_time_is_the_end_of_the_oldest_backup():
+    assert kargo_backup.pitr_range(INFO).isoformat() == '2026-12-01T03:16:00+00:00'
+    assert kargo_backup.pitr_range([{'name': 'kargo', 'backup': []}]) is None
+
+
+@pytest.mark.parametrize('wanted, message', [
+    ('2026-12-03T00:00:00+00:00', 'kargo_restore_time: 2026-12-03T00:00:00+00:00 is in the future (now: 2026-12-02T12:00:00+00:00)'),
+    ('2026-11-30T00:00:00+00:00', 'kargo_restore_time: 2026-11-30T00:00:00+00:00 is before the oldest backup, which ended at '
+                                  '2026-12-01T03:16:00+00:00'),
+])
+def test_a_restore_time_out_of_reach_is_refused(wanted, message):
+    with pytest.raises(kargo_backup.Refused) as refused:
+        kargo_backup.check_restore_time(utc(wanted), kargo_backup.pitr_range(INFO), utc('2026-12-02T12:00:00+00:00'))
+    assert str(refused.value).startswith(message)
+    kargo_backup.check_restore_time(utc('2026-12-02T11:00:00+00:00'), kargo_backup.pitr_range(INFO),
+                                    utc('2026-12-02T12:00:00+00:00'))
+
+
+def test_no_pgbackrest_backup_no_point_in_time_restore():
+    with pytest.raises(kargo_backup.Refused) as refused:
+        kargo_backup.check_restore_time(utc('2026-12-02T11:00:00+00:00'), None, utc('2026-12-02T12:00:00+00:00'))
+    assert 'there is no pgBackRest backup to restore from yet' in str(refused.value)
+
+
+def test_a_full_backup_when_none_is_recent_else_a_differential_one():
+    assert kargo_backup.pitr_backup_type([{'name': 'kargo', 'backup': []}], utc('2026-12-02T12:00:00+00:00'), 7) == 'full'
+    assert kargo_backup.pitr_backup_type(INFO, utc('2026-12-02T12:00:00+00:00'), 7) == 'diff'
+    assert kargo_backup.pitr_backup_type(INFO, utc('2026-12-08T03:16:00+00:00'), 7) == 'full'
+
+
+def test_the_status_says_how_far_back_the_database_can_go():
+    status = {'last_pitr_backup': '20261202-031500F', 'pitr_oldest_time': '2026-12-02T03:15:30+00:00'}
+    assert ('Point in time, as of the last backup: pgBackRest backup 20261202-031500F, restorable to any time since '
+            '2026-12-02T03:15:30+00:00.') in kargo_backup.status_summary('/b', [], status)

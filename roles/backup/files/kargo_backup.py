@@ -17,6 +17,18 @@ mounted).
                                            manifest, then swapped in; the old database is
                                            kept as <db>_before_<UTC time>
   kargo-backup list                        the backups and the status file
+  kargo-backup backup --pitr ...           also a pgBackRest backup (full, or differential
+                                           when the last full is recent), check and verify
+  kargo-backup pitr-check --time T         can the database be restored to T? (archives
+                                           the current WAL first; refuses T before the
+                                           oldest pgBackRest backup or in the future)
+  kargo-backup pitr-restore --time T       pgBackRest restore to T into the (stopped)
+                                           database's data directory
+  kargo-backup schedule --schedule CRON    runs for ever: a backup at each time the cron
+      [--keep-daily N --keep-weekly N      expression (UTC) allows, then retention; what
+       --keep-monthly N] [--check]         each run did goes to stdout (docker logs) and
+                                           the status file. --check only checks the
+                                           settings and prints the next run
 
 Each command prints one JSON object on stdout: what it did, or {"failed": true, "msg":
 ...}. Progress goes to stderr. Standard library only (the image has python3, nothing else).
@@ -28,6 +40,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -44,6 +57,10 @@ MAX_IDENTIFIER = 63
 
 class Refused(Exception):
     """A command that cannot be done, with the reason a user reads."""
+
+
+class Stopped(BaseException):
+    """SIGTERM (docker stop): the scheduler ends, a backup under way is dropped."""
 
 
 def log(message):
@@ -233,6 +250,8 @@ class Server(object):
                 self.env['PGPASSWORD'] = handle.read().strip()
         self.env.pop('PGPASSWORD_FILE', None)
         self.env.setdefault('PGCONNECT_TIMEOUT', '10')
+        # how long a command waits for the server to accept connections
+        self.ready_timeout = 120
 
     def run(self, argv, stdin=None):
         done = subprocess.run(argv, env=self.env, input=stdin, capture_output=True, text=True)
@@ -260,7 +279,8 @@ class Server(object):
             tables[name] = table_summary(self.json(database, table_query(table)))
         return {'extensions': self.json(database, EXTENSIONS_QUERY), 'tables': tables}
 
-    def wait_until_ready(self, timeout=120):
+    def wait_until_ready(self, timeout=None):
+        timeout = self.ready_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -307,18 +327,23 @@ def folder_bytes(folder):
 
 # --- the commands ----------------------------------------------------------------------
 
-def backup(server, root):
+def backup(server, root, pitr_full_days=None):
+    """The logical backup; with pitr_full_days, a pgBackRest backup after it."""
     started = datetime.datetime.now(datetime.timezone.utc)
     name = utc_name(started)
     final = os.path.join(root, name)
     folder = final + '.partial'
     os.makedirs(folder, mode=0o700)
     try:
-        return finish_backup(server, root, started, name, folder, final)
-    except Exception:
+        result = finish_backup(server, root, started, name, folder, final)
+    except BaseException:
         # nothing half-made is left to be taken for a backup
         shutil.rmtree(folder)
         raise
+    if pitr_full_days is not None:
+        result['pitr'] = pitr_backup(server, pitr_full_days)
+        update_status(root, last_pitr_backup=result['pitr']['label'], pitr_oldest_time=result['pitr']['oldest_time'])
+    return result
 
 
 def finish_backup(server, root, started, name, folder, final):
@@ -460,6 +485,110 @@ def restore(server, root, wanted=None):
             'kept': dict((db, old) for db, old in kept.items() if old),
             'verified': 'every table matches the manifest (rows, SRIDs, geometry hashes)'}
 
+
+# --- point-in-time recovery (pgBackRest) --------------------------------------------------
+
+TIME_PATTERN = re.compile(r'^([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)'
+                          r' ?(Z|[+-][0-9]{2}(?::?[0-9]{2})?)$')
+
+
+def parse_restore_time(text):
+    """kargo_restore_time ('2026-11-24 10:15:00+00', an ISO time with its UTC offset) as an
+    aware datetime."""
+    match = TIME_PATTERN.match(text.strip())
+    if not match:
+        raise Refused("kargo_restore_time: %r is not a time with its UTC offset, like '2026-11-24 10:15:00+00'" % text)
+    day, clock, offset = match.groups()
+    if offset == 'Z':
+        offset = '+00:00'
+    elif len(offset) == 3:
+        offset += ':00'
+    elif ':' not in offset:
+        offset = offset[:3] + ':' + offset[3:]
+    if clock.count(':') == 1:
+        clock += ':00'
+    try:
+        return datetime.datetime.fromisoformat('%sT%s%s' % (day, clock, offset))
+    except ValueError as error:
+        raise Refused('kargo_restore_time: %r is not a time (%s)' % (text, error))
+
+
+def pitr_range(info):
+    """(oldest, newest) restorable times of `pgbackrest info --output=json`: from the end of
+    the oldest backup on; None when the repository has no backup."""
+    backups = [b for stanza in info for b in stanza.get('backup', []) if not b.get('error')]
+    if not backups:
+        return None
+    stop = min(b['timestamp']['stop'] for b in backups)
+    return datetime.datetime.fromtimestamp(stop, datetime.timezone.utc)
+
+
+def check_restore_time(wanted, oldest, now):
+    """Refuses a restore time the repository cannot reach (`oldest`: pitr_range's)."""
+    if oldest is None:
+        raise Refused('kargo_restore_time: there is no pgBackRest backup to restore from yet '
+                      '(playbooks/backup.yml makes one)')
+    if wanted > now:
+        raise Refused('kargo_restore_time: %s is in the future (now: %s)' % (wanted.isoformat(), now.isoformat(timespec='seconds')))
+    if wanted < oldest:
+        raise Refused('kargo_restore_time: %s is before the oldest backup, which ended at %s: the database '
+                      'cannot be restored to a time before it' % (wanted.isoformat(), oldest.isoformat()))
+
+
+def pitr_backup_type(info, now, full_every_days):
+    """'full' when the repository has no full backup newer than full_every_days, else 'diff'."""
+    fulls = [b['timestamp']['stop'] for stanza in info for b in stanza.get('backup', [])
+             if b.get('type') == 'full' and not b.get('error')]
+    if not fulls:
+        return 'full'
+    newest = datetime.datetime.fromtimestamp(max(fulls), datetime.timezone.utc)
+    return 'full' if now - newest >= datetime.timedelta(days=full_every_days) else 'diff'
+
+
+def pgbackrest(server, *args):
+    return server.run(['pgbackrest', '--log-level-console=warn'] + list(args))
+
+
+def pitr_info(server):
+    return json.loads(pgbackrest(server, 'info', '--output=json'))
+
+
+def pitr_backup(server, full_every_days):
+    """A pgBackRest backup (archiving checked first), verified; what it made."""
+    log('pgBackRest: checking that WAL archiving works')
+    pgbackrest(server, 'check')
+    kind = pitr_backup_type(pitr_info(server), datetime.datetime.now(datetime.timezone.utc), full_every_days)
+    log('pgBackRest: %s backup' % kind)
+    pgbackrest(server, 'backup', '--type=' + kind)
+    pgbackrest(server, 'verify')
+    newest = [b for stanza in pitr_info(server) for b in stanza.get('backup', [])][-1]
+    return {'label': newest['label'], 'type': newest['type'], 'bytes': newest['info']['repository']['delta'],
+            'oldest_time': pitr_range(pitr_info(server)).isoformat()}
+
+
+def pitr_check(server, text):
+    wanted = parse_restore_time(text)
+    try:
+        # archives the WAL written so far: every commit up to now can be replayed
+        pgbackrest(server, 'check')
+    except Refused as error:
+        log('the database does not answer, restoring from the WAL archived so far (%s)' % error)
+    oldest = pitr_range(pitr_info(server))
+    check_restore_time(wanted, oldest, datetime.datetime.now(datetime.timezone.utc))
+    return {'changed': False, 'target': wanted.isoformat(), 'oldest': oldest.isoformat()}
+
+
+def pitr_restore(server, root, text):
+    """Into the stopped database's data directory; it replays the WAL up to `text` when it
+    starts, then opens for writing (a new timeline)."""
+    wanted = parse_restore_time(text)
+    log('pgBackRest: restoring the database as it was at %s' % wanted.isoformat())
+    pgbackrest(server, 'restore', '--delta', '--type=time', '--target=' + wanted.isoformat(sep=' '),
+               '--target-action=promote')
+    update_status(root, last_restore='point in time %s' % wanted.isoformat(),
+                  last_restore_finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
+    return {'changed': True, 'target': wanted.isoformat()}
+
 # --- schedule and retention ------------------------------------------------------------
 
 CRON_FIELDS = (('minute', 0, 59), ('hour', 0, 23), ('day of month', 1, 31), ('month', 1, 12), ('day of week', 0, 7))
@@ -528,28 +657,151 @@ def backups_to_remove(backups, daily, weekly, monthly):
     return sorted(name for name in backups if name not in kept and (backups[name] or name < newest))
 
 
+def remove_old_backups(root, keep):
+    """Retention (keep = daily, weekly, monthly counts) applied to the backups of root."""
+    verified = dict((name, bool(m and m.get('verified'))) for name, m in backups_in(root).items())
+    removed = backups_to_remove(verified, *keep)
+    for name in removed:
+        shutil.rmtree(os.path.join(root, name))
+        log('retention: removed backup %s' % name)
+    return removed
+
+
+def record_failure(root, error):
+    update_status(root, last_failure=str(error), last_failure_at=utc_name())
+
+
+def scheduled_run(server, root, keep, pitr_full_days=None):
+    """One scheduled backup and the retention after it: its result, a failure too."""
+    try:
+        result = backup(server, root, pitr_full_days)
+        result['removed'] = remove_old_backups(root, keep)
+    except (Refused, OSError) as error:
+        record_failure(root, error)
+        log('scheduled backup FAILED: %s' % error)
+        result = {'failed': True, 'msg': str(error)}
+    update_status(root, last_scheduled_at=utc_name(), last_scheduled_ok=not result.get('failed'))
+    return result
+
+
+def check_schedule(cron, keep):
+    allowed = parse_schedule(cron)
+    for setting, count in zip(('daily', 'weekly', 'monthly'), keep):
+        if count < 0:
+            raise Refused('kargo_backup_keep_%s: %d must be 0 or more' % (setting, count))
+    return allowed
+
+
+def stop_on_sigterm(signum, frame):
+    raise Stopped()
+
+
+def schedule(server, root, cron, keep, pitr_full_days=None, now=lambda: datetime.datetime.now(datetime.timezone.utc)):
+    """Backs up at each time `cron` allows (UTC), for ever (until SIGTERM)."""
+    allowed = check_schedule(cron, keep)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    log('schedule %r (UTC); retention keeps %d daily, %d weekly, %d monthly backups' % ((cron,) + tuple(keep)))
+    while True:
+        due = next_run(allowed, now())
+        update_status(root, schedule=cron, next_run_at=due.isoformat())
+        log('next backup at %s' % due.isoformat())
+        while now() < due:
+            time.sleep(min(30.0, max(0.5, (due - now()).total_seconds())))
+        result = scheduled_run(server, root, keep, pitr_full_days)
+        # one line per run in docker logs
+        print(json.dumps(result, sort_keys=True), flush=True)
+
+
+def human_bytes(count):
+    for unit in ('bytes', 'KiB', 'MiB', 'GiB'):
+        if count < 1024 or unit == 'GiB':
+            return ('%d %s' if unit == 'bytes' else '%.1f %s') % (count, unit)
+        count /= 1024.0
+
+
+def status_summary(root, backups, status):
+    """What a sysadmin asks first, in lines: the newest backup and whether it was verified,
+    the schedule's last and next runs, the last failure, the last restore."""
+    if not backups:
+        lines = ['No backup in %s yet.' % root]
+    else:
+        newest, verified = backups[-1], [b for b in backups if b['verified']]
+        lines = ['%d backups in %s, %s in all; the newest: %s, %s, %s.' % (
+            len(backups), root, human_bytes(sum(b['bytes'] for b in backups)), newest['name'],
+            'verified' if newest['verified'] else 'NOT verified', human_bytes(newest['bytes']))]
+        if not newest['verified']:
+            lines.append('The newest verified backup: %s.' % (verified[-1]['name'] if verified else 'none'))
+    if 'last_scheduled_at' in status:
+        lines.append('Last scheduled run: %s, %s.' % (status['last_scheduled_at'],
+                                                      'ok' if status.get('last_scheduled_ok') else 'FAILED'))
+    if status.get('schedule'):
+        lines.append('Schedule: "%s" (UTC), next run at %s.' % (status['schedule'], status.get('next_run_at', '?')))
+    if status.get('last_pitr_backup'):
+        lines.append('Point in time, as of the last backup: pgBackRest backup %s, restorable to any time since %s.' % (
+            status['last_pitr_backup'], status.get('pitr_oldest_time', '?')))
+    if status.get('last_failure'):
+        lines.append('Last failure, at %s: %s' % (status.get('last_failure_at', '?'), status['last_failure']))
+    else:
+        lines.append('No failure recorded.')
+    if status.get('last_restore'):
+        lines.append('Last restore: backup %s, finished %s.' % (status['last_restore'], status.get('last_restore_finished', '?')))
+    return lines
+
+
 def listing(root):
-    backups = backups_in(root)
-    return {'changed': False, 'status': read_json(os.path.join(root, STATUS), {}),
-            'backups': [{'name': name, 'verified': bool(m and m.get('verified')),
-                         'bytes': folder_bytes(os.path.join(root, name))} for name, m in backups.items()]}
+    backups = [{'name': name, 'verified': bool(m and m.get('verified')), 'bytes': folder_bytes(os.path.join(root, name))}
+               for name, m in backups_in(root).items()]
+    status = read_json(os.path.join(root, STATUS), {})
+    return {'changed': False, 'status': status, 'backups': backups, 'summary': status_summary(root, backups, status)}
+
+
+def run_command(args):
+    keep = (args.keep_daily, args.keep_weekly, args.keep_monthly)
+    if args.command == 'list':
+        return listing(args.root)
+    if args.command == 'schedule' and args.check:
+        check_schedule(args.schedule, keep)
+        return {'changed': False, 'schedule': args.schedule,
+                'next_run': next_run(parse_schedule(args.schedule), datetime.datetime.now(datetime.timezone.utc)).isoformat()}
+    pitr_full_days = args.pitr_full_days if args.pitr else None
+    server = Server(os.environ)
+    if args.command == 'schedule':
+        server.ready_timeout = args.ready_timeout
+        return schedule(server, args.root, args.schedule, keep, pitr_full_days)
+    if args.command == 'backup':
+        return backup(server, args.root, pitr_full_days)
+    if args.command == 'pitr-check':
+        return pitr_check(server, args.time)
+    if args.command == 'pitr-restore':
+        return pitr_restore(server, args.root, args.time)
+    return restore(server, args.root, args.wanted)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='kargo-backup', description=__doc__.split('\n\n')[0])
-    parser.add_argument('command', choices=['backup', 'restore', 'list'])
+    parser.add_argument('command', choices=['backup', 'restore', 'list', 'schedule', 'pitr-check', 'pitr-restore'])
     parser.add_argument('--root', default='/backups')
     parser.add_argument('--from', dest='wanted', default='')
+    parser.add_argument('--schedule', default='15 3 * * *')
+    parser.add_argument('--keep-daily', type=int, default=7)
+    parser.add_argument('--keep-weekly', type=int, default=4)
+    parser.add_argument('--keep-monthly', type=int, default=6)
+    parser.add_argument('--ready-timeout', type=float, default=120,
+                        help='seconds a scheduled backup waits for the server to accept connections')
+    parser.add_argument('--check', action='store_true')
+    parser.add_argument('--pitr', action='store_true', help='also a pgBackRest backup after the logical one')
+    parser.add_argument('--pitr-full-days', type=int, default=7,
+                        help='a full pgBackRest backup when the last full one is this old, else a differential one')
+    parser.add_argument('--time', default='', help='pitr-check, pitr-restore: the time to restore the database to')
     args = parser.parse_args(argv)
     try:
-        if args.command == 'list':
-            result = listing(args.root)
-        else:
-            server = Server(os.environ)
-            result = backup(server, args.root) if args.command == 'backup' else restore(server, args.root, args.wanted)
+        result = run_command(args)
+    except Stopped:
+        log('stopped (SIGTERM)')
+        return 0
     except (Refused, OSError) as error:
-        if args.command == 'backup':
-            update_status(args.root, last_failure=str(error), last_failure_at=utc_name())
+        if args.command in ('backup', 'pitr-restore'):
+            record_failure(args.root, error)
         log(str(error))
         result = {'failed': True, 'msg': str(error)}
     print(json.dumps(result, sort_keys=True))
