@@ -54,6 +54,7 @@ bench: setup
 	$(PY) bench/swarm_stack_noop.py
 	$(PY) bench/stack_deploy.py
 	$(PY) bench/lab_nodes.py
+	$(PY) bench/backup_restore.py
 
 clean:
 	rm -rf .collections .pytest_cache
