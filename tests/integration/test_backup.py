@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 
 import pytest
@@ -294,6 +295,35 @@ def test_after_losing_everything_site_and_restore_give_every_row_role_and_map_ba
         before['map'].save('/tmp/kargo-test-backup-map-before.png')
         after.save('/tmp/kargo-test-backup-map-after.png')
     assert differing == 0, '%d pixels differ (/tmp/kargo-test-backup-map-*.png)' % differing
+
+
+def test_a_backup_made_while_rows_are_written_matches_its_manifest(before):
+    """The dump and the manifest are of one snapshot: rows written during the backup are
+    in neither or in both, so its restore matches the manifest."""
+    psql('CREATE TABLE busy (id serial PRIMARY KEY, geom geometry(Point, 4326))')
+    stop, written = threading.Event(), []
+
+    def write():
+        while not stop.is_set():
+            psql('INSERT INTO busy (geom) SELECT ST_SetSRID(ST_MakePoint(random(), random()), 4326) '
+                 'FROM generate_series(1, 50)')
+            written.append(50)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        made = backup()
+    finally:
+        stop.set()
+        writer.join()
+    assert made.rc == 0, made.explain()
+    name = [m for m in made.messages() if m.startswith('Backup ')][0].split()[1]
+    saved = manifest(name)['databases']['gis']['tables']['"public"."busy"']['rows']
+    print('\n%d rows written during the backup, %d in it' % (sum(written), saved))
+    assert 0 < saved < sum(written), 'the writes must overlap the backup'
+    restored = restore(kargo_restore_from=name)
+    assert restored.rc == 0, restored.explain()
+    assert int(psql('SELECT count(*) FROM busy')) == saved
 
 
 # --- scheduled backups -----------------------------------------------------------------

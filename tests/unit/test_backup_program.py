@@ -338,3 +338,14 @@ def test_the_status_says_how_far_back_the_database_can_go():
     status = {'last_pitr_backup': '20261202-031500F', 'pitr_oldest_time': '2026-12-02T03:15:30+00:00'}
     assert ('Point in time, as of the last backup: pgBackRest backup 20261202-031500F, restorable to any time since '
             '2026-12-02T03:15:30+00:00.') in kargo_backup.status_summary('/b', [], status)
+
+
+def test_timings_add_up_per_phase():
+    timings = kargo_backup.Timings()
+    for _ in range(2):
+        with timings.phase('dump'):
+            pass
+    with pytest.raises(ValueError):
+        with timings.phase('checks'):
+            raise ValueError('a failed phase is timed too')
+    assert sorted(timings.seconds) == ['checks', 'dump'] and timings.seconds['dump'] < 1

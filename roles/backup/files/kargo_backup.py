@@ -34,6 +34,7 @@ Each command prints one JSON object on stdout: what it did, or {"failed": true, 
 ...}. Progress goes to stderr. Standard library only (the image has python3, nothing else).
 """
 import argparse
+import contextlib
 import datetime
 import hashlib
 import json
@@ -66,6 +67,23 @@ class Stopped(BaseException):
 def log(message):
     sys.stderr.write('[kargo-backup] %s\n' % message)
     sys.stderr.flush()
+
+
+class Timings(object):
+    """Seconds spent per phase of a command (printed in its log, returned in its result)."""
+
+    def __init__(self):
+        self.seconds = {}
+
+    @contextlib.contextmanager
+    def phase(self, name):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            spent = time.monotonic() - started
+            self.seconds[name] = round(self.seconds.get(name, 0) + spent, 2)
+            log('%s: %.1f s' % (name, spent))
 
 
 def utc_name(now=None):
@@ -272,12 +290,7 @@ class Server(object):
         return json.loads(self.sql(database, query))
 
     def describe(self, database):
-        """Extensions and tables of a database, as the manifest keeps them."""
-        tables = {}
-        for table in self.json(database, TABLES_QUERY):
-            name = '%s.%s' % (quote_ident(table['schema']), quote_ident(table['table']))
-            tables[name] = table_summary(self.json(database, table_query(table)))
-        return {'extensions': self.json(database, EXTENSIONS_QUERY), 'tables': tables}
+        return describe(lambda query: self.json(database, query))
 
     def wait_until_ready(self, timeout=None):
         timeout = self.ready_timeout if timeout is None else timeout
@@ -289,6 +302,48 @@ class Server(object):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(2)
+
+
+def describe(json_of):
+    """Extensions and tables of a database, as the manifest keeps them; json_of(query) is
+    the JSON answer of a query in that database."""
+    tables = {}
+    for table in json_of(TABLES_QUERY):
+        name = '%s.%s' % (quote_ident(table['schema']), quote_ident(table['table']))
+        tables[name] = table_summary(json_of(table_query(table)))
+    return {'extensions': json_of(EXTENSIONS_QUERY), 'tables': tables}
+
+
+class Snapshot(object):
+    """A read-only REPEATABLE READ transaction in a psql session of its own, kept open while
+    pg_dump --snapshot=<id> dumps what it sees: the manifest describes exactly the rows of
+    the dump (writes go on meanwhile), and both run at once."""
+
+    END = '__kargo_backup_end__'
+
+    def __init__(self, server, database):
+        self.database = database
+        self.process = subprocess.Popen(
+            ['psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', '-d', database],
+            env=server.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.id = self.answer('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot()').strip()
+
+    def answer(self, query):
+        self.process.stdin.write('%s;\n\\echo %s\n' % (query.strip().rstrip(';'), self.END))
+        self.process.stdin.flush()
+        lines = []
+        for line in self.process.stdout:
+            if line.rstrip('\n') == self.END:
+                return '\n'.join(lines)
+            lines.append(line.rstrip('\n'))
+        raise Refused('psql failed on %s: %s' % (self.database, self.process.stderr.read().strip()[-2000:]))
+
+    def json(self, query):
+        return json.loads(self.answer(query))
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.communicate('COMMIT;\n')
 
 
 def read_json(path, missing=None):
@@ -335,18 +390,40 @@ def backup(server, root, pitr_full_days=None):
     folder = final + '.partial'
     os.makedirs(folder, mode=0o700)
     try:
-        result = finish_backup(server, root, started, name, folder, final)
+        timings = Timings()
+        result = finish_backup(server, root, started, name, folder, final, timings)
     except BaseException:
         # nothing half-made is left to be taken for a backup
         shutil.rmtree(folder)
         raise
     if pitr_full_days is not None:
-        result['pitr'] = pitr_backup(server, pitr_full_days)
+        with timings.phase('pgBackRest backup'):
+            result['pitr'] = pitr_backup(server, pitr_full_days)
+    result['seconds'] = timings.seconds
+    if pitr_full_days is not None:
         update_status(root, last_pitr_backup=result['pitr']['label'], pitr_oldest_time=result['pitr']['oldest_time'])
     return result
 
 
-def finish_backup(server, root, started, name, folder, final):
+def dump_and_describe(server, database, path):
+    """pg_dump -Fc of a database, and at the same time its description for the manifest,
+    both of the same snapshot."""
+    snapshot = Snapshot(server, database)
+    try:
+        dump = subprocess.Popen(['pg_dump', '-Fc', '--no-password', '--snapshot=' + snapshot.id, '-d', database, '-f', path],
+                                env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            described = describe(snapshot.json)
+        finally:
+            errors = dump.communicate()[1]
+        if dump.returncode != 0:
+            raise Refused('pg_dump failed (rc %d): %s' % (dump.returncode, errors.strip()[-2000:]))
+    finally:
+        snapshot.close()
+    return described
+
+
+def finish_backup(server, root, started, name, folder, final, timings):
     info = server.wait_until_ready()
     log('backing up PostgreSQL %s: %d databases into %s' % (info['version_num'], len(info['databases']), final))
     files = {}
@@ -357,16 +434,18 @@ def finish_backup(server, root, started, name, folder, final):
         file_name = dump_file_name(database['name'])
         path = os.path.join(folder, file_name)
         log('dumping %s (%d/%d)' % (database['name'], number, len(info['databases'])))
-        server.run(['pg_dump', '-Fc', '--no-password', '-d', database['name'], '-f', path])
+        with timings.phase('dump and describe'):
+            described = dump_and_describe(server, database['name'], path)
         # a dump that cannot be read back fails the backup now
-        server.read_whole(path)
-        described = server.describe(database['name'])
+        with timings.phase('read back whole'):
+            server.read_whole(path)
         described.update(database, dump=file_name)
         databases[database['name']] = described
-    for file_name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, file_name)
-        os.chmod(path, 0o600)
-        files[file_name] = {'sha256': sha256_of(path), 'bytes': os.path.getsize(path)}
+    with timings.phase('checksums'):
+        for file_name in sorted(os.listdir(folder)):
+            path = os.path.join(folder, file_name)
+            os.chmod(path, 0o600)
+            files[file_name] = {'sha256': sha256_of(path), 'bytes': os.path.getsize(path)}
 
     manifest = {
         'format': 1, 'name': name, 'started': started.isoformat(),
@@ -420,7 +499,7 @@ def check_restorable(server, name, folder, manifest, info):
             raise Refused('backup %s is refused: %s cannot be read whole (%s)' % (name, database['dump'], error))
 
 
-def restore_database(server, folder, name, saved):
+def restore_database(server, folder, name, saved, timings):
     """Restores one database into <name>_kargo_restoring and compares it with the manifest."""
     target = restoring_name(name)
     server.sql('postgres', 'DROP DATABASE IF EXISTS %s' % quote_ident(target))
@@ -428,11 +507,16 @@ def restore_database(server, folder, name, saved):
                % (quote_ident(target), quote_ident(saved['owner']), quote_literal(saved['encoding']),
                   quote_literal(saved['collate']), quote_literal(saved['ctype'])))
     log('restoring %s into %s' % (name, target))
-    server.run(['pg_restore', '--exit-on-error', '--no-password', '-d', target, os.path.join(folder, saved['dump'])])
+    # in parallel jobs, one per core: tables load and indexes build side by side
+    with timings.phase('pg_restore'):
+        server.run(['pg_restore', '--exit-on-error', '--no-password', '--jobs', str(os.cpu_count() or 1), '-d', target,
+                    os.path.join(folder, saved['dump'])])
     # a dump holds no planner statistics: without them the map servers' queries get other
     # plans (slower, and returning features in another order) until autovacuum comes by
-    server.sql(target, 'ANALYZE')
-    differences = compare_databases(saved, server.describe(target))
+    with timings.phase('ANALYZE'):
+        server.sql(target, 'ANALYZE')
+    with timings.phase('compare with the manifest'):
+        differences = compare_databases(saved, server.describe(target))
     if differences:
         server.sql('postgres', 'DROP DATABASE IF EXISTS %s' % quote_ident(target))
         raise Refused('the restore of %s does not match its manifest (%s); nothing was swapped in'
@@ -466,13 +550,15 @@ def restore(server, root, wanted=None):
     name, manifest = choose_backup(root, wanted)
     folder = os.path.join(root, name)
     info = server.wait_until_ready()
-    check_restorable(server, name, folder, manifest, info)
+    timings = Timings()
+    with timings.phase('checks'):
+        check_restorable(server, name, folder, manifest, info)
     log('restoring backup %s (PostgreSQL %s) on PostgreSQL %s' % (name, manifest['server']['version_num'],
                                                                    info['version_num']))
     with open(os.path.join(folder, manifest['globals'])) as handle:
         server.run(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', '-d', 'postgres'],
                    stdin=globals_for_restore(handle.read(), server.user))
-    restored = dict((db, restore_database(server, folder, db, saved))
+    restored = dict((db, restore_database(server, folder, db, saved, timings))
                     for db, saved in sorted(manifest['databases'].items()))
     stamp = utc_name()
     existing = set(d['name'] for d in info['databases'])
@@ -483,7 +569,7 @@ def restore(server, root, wanted=None):
     update_status(root, last_restore=name, last_restore_finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
     return {'changed': True, 'name': name, 'restored': sorted(restored),
             'kept': dict((db, old) for db, old in kept.items() if old),
-            'verified': 'every table matches the manifest (rows, SRIDs, geometry hashes)'}
+            'verified': 'every table matches the manifest (rows, SRIDs, geometry hashes)', 'seconds': timings.seconds}
 
 
 # --- point-in-time recovery (pgBackRest) --------------------------------------------------
@@ -559,7 +645,8 @@ def pitr_backup(server, full_every_days):
     pgbackrest(server, 'check')
     kind = pitr_backup_type(pitr_info(server), datetime.datetime.now(datetime.timezone.utc), full_every_days)
     log('pgBackRest: %s backup' % kind)
-    pgbackrest(server, 'backup', '--type=' + kind)
+    # one process per core compresses and copies the files
+    pgbackrest(server, 'backup', '--type=' + kind, '--process-max=%d' % (os.cpu_count() or 1))
     pgbackrest(server, 'verify')
     newest = [b for stanza in pitr_info(server) for b in stanza.get('backup', [])][-1]
     return {'label': newest['label'], 'type': newest['type'], 'bytes': newest['info']['repository']['delta'],
