@@ -15,6 +15,7 @@ Wall-clock seconds.
 
   bench/backup_restore.py [GB]     (default 1.0; e.g. 0.1 for a quick look)
 """
+import json
 import os
 import subprocess
 import sys
@@ -29,8 +30,8 @@ ROOT_DIR = '/tmp/kargo-bench-backup'
 SETTINGS = {'kargo_prefix': PREFIX, 'kargo_root': ROOT_DIR, 'kargo_secrets_dir': ROOT_DIR + '-secrets',
             'kargo_services': ['postgis'], 'kargo_backup_schedule': '', 'kargo_sample_data': False}
 # rows per GB of the generated tables (measured: pg_database_size after the load)
-POINTS_PER_GB = 6000000
-POLYGONS_PER_GB = 300000
+POINTS_PER_GB = 4700000
+POLYGONS_PER_GB = 240000
 GENERATE = """
 CREATE TABLE bench_points (id bigserial PRIMARY KEY, name text, category int, observed timestamptz,
                            geom geometry(Point, 4326));
@@ -61,11 +62,20 @@ def in_database(*command, stdin=None):
     return time.monotonic() - started
 
 
-def playbook(name):
-    run = run_playbook(name, SETTINGS)
+def playbook(name, **more):
+    """(seconds, the phases kargo-backup timed: {phase: seconds})."""
+    run = run_playbook(name, dict(SETTINGS, **more))
     if run.rc != 0:
         sys.exit('%s failed:\n%s' % (name, run.explain()))
-    return run.seconds
+    phases = {}
+    for task, result in run.task_results():
+        if 'run kargo-backup' in task and result.get('stdout', '').startswith('{'):
+            phases.update(json.loads(result['stdout']).get('seconds', {}))
+    return run.seconds, phases
+
+
+def phases_line(phases):
+    return '      ' + ', '.join('%s %.1f s' % item for item in phases.items())
 
 
 def sql(statement, database='gis'):
@@ -94,17 +104,13 @@ def main():
     in_database('dropdb', '-U', 'kargo', 'gis_plain')
     in_database('rm', '-f', '/tmp/bench.dump', '/tmp/bench-globals.sql')
 
-    kargo_backup = playbook('playbooks/backup.yml')
-    kargo_restore = playbook('playbooks/restore.yml')
+    kargo_backup, backup_phases = playbook('playbooks/backup.yml')
+    kargo_restore, restore_phases = playbook('playbooks/restore.yml')
     # a time after the pgBackRest backup made by backup.yml, a commit after it
     sql('CREATE TABLE bench_marks (id int)')
     target = sql('SELECT now()')
     sql('INSERT INTO bench_marks VALUES (1)')
-    started = time.monotonic()
-    point_in_time = run_playbook('playbooks/restore.yml', dict(SETTINGS, kargo_restore_time=target))
-    if point_in_time.rc != 0:
-        sys.exit('restore.yml to a time failed:\n' + point_in_time.explain())
-    pitr_restore = time.monotonic() - started
+    pitr_restore, _phases = playbook('playbooks/restore.yml', kargo_restore_time=target)
 
     print('\nbackup and restore of a %.2f GB database (%s rows, dump %.0f MB), %d cores'
           % (size / 1e9, rows, dump_bytes / 1e6, os.cpu_count()))
@@ -112,9 +118,14 @@ def main():
     print(line % ('plain backup: pg_dumpall --globals-only + pg_dump -Fc', plain_backup))
     print(line % ('kargo backup.yml (+ read back whole, checksums, manifest)', kargo_backup)
           + '  (%.2fx plain; target <= 1.2x)' % (kargo_backup / plain_backup))
+    print(phases_line(backup_phases))
+    logical = kargo_backup - backup_phases.get('pgBackRest backup', 0)
+    print(line % ('  of which the logical backup (all but pgBackRest)', logical)
+          + '  (%.2fx plain)' % (logical / plain_backup))
     print(line % ('plain restore: createdb + pg_restore', plain_restore))
     print(line % ('kargo restore.yml (+ checks, ANALYZE, manifest compared, swap)', kargo_restore)
           + '  (%.2fx plain; target <= 1.2x)' % (kargo_restore / plain_restore))
+    print(phases_line(restore_phases))
     print(line % ('kargo restore.yml to a time (pgBackRest restore, WAL replay)', pitr_restore))
     run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_remove_volumes=True))
     subprocess.run(['rm', '-rf', ROOT_DIR, ROOT_DIR + '-secrets'], check=True)
