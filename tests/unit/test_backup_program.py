@@ -261,7 +261,7 @@ def test_the_status_says_the_newest_backup_the_runs_and_the_last_failure():
     status = {'last_scheduled_at': '20261202T031520Z', 'last_scheduled_ok': False, 'schedule': '15 3 * * *',
               'next_run_at': '2026-12-03T03:15:00+00:00', 'last_failure_at': '20261202T031520Z',
               'last_failure': 'psql failed (rc 2): could not connect',
-              'last_restore': '20261201T031500Z', 'last_restore_finished': '2026-12-01T10:00:00+00:00'}
+              'last_restore': 'backup 20261201T031500Z', 'last_restore_finished': '2026-12-01T10:00:00+00:00'}
     assert kargo_backup.status_summary('/b', backups, status) == [
         '2 backups in /b, 3.0 MiB in all; the newest: 20261202T031500Z, NOT verified, 1000 bytes.',
         'The newest verified backup: 20261201T031500Z.',
@@ -335,7 +335,10 @@ def test_a_full_backup_when_none_is_recent_else_a_differential_one():
 
 
 def test_the_status_says_how_far_back_the_database_can_go():
-    status = {'last_pitr_backup': '20261202-031500F', 'pitr_oldest_time': '2026-12-02T03:15:30+00:00'}
+    status = {'last_pitr_backup': '20261202-031500F', 'pitr_oldest_time': '2026-12-02T03:15:30+00:00',
+              'last_restore': 'to the time 2026-12-02T10:00:00+00:00', 'last_restore_finished': '2026-12-02T11:00:00+00:00'}
+    assert ('Last restore: to the time 2026-12-02T10:00:00+00:00, finished 2026-12-02T11:00:00+00:00.'
+            in kargo_backup.status_summary('/b', [], status))
     assert ('Point in time, as of the last backup: pgBackRest backup 20261202-031500F, restorable to any time since '
             '2026-12-02T03:15:30+00:00.') in kargo_backup.status_summary('/b', [], status)
 

@@ -566,7 +566,7 @@ def restore(server, root, wanted=None):
     for db in sorted(restored):
         kept[db] = swap_in(server, db, restored[db], stamp, existing)
         log('%s is the restored one%s' % (db, ', the old one kept as %s' % kept[db] if kept[db] else ''))
-    update_status(root, last_restore=name, last_restore_finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
+    update_status(root, last_restore='backup %s' % name, last_restore_finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
     return {'changed': True, 'name': name, 'restored': sorted(restored),
             'kept': dict((db, old) for db, old in kept.items() if old),
             'verified': 'every table matches the manifest (rows, SRIDs, geometry hashes)', 'seconds': timings.seconds}
@@ -672,7 +672,7 @@ def pitr_restore(server, root, text):
     log('pgBackRest: restoring the database as it was at %s' % wanted.isoformat())
     pgbackrest(server, 'restore', '--delta', '--type=time', '--target=' + wanted.isoformat(sep=' '),
                '--target-action=promote')
-    update_status(root, last_restore='point in time %s' % wanted.isoformat(),
+    update_status(root, last_restore='to the time %s' % wanted.isoformat(),
                   last_restore_finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
     return {'changed': True, 'target': wanted.isoformat()}
 
@@ -831,7 +831,7 @@ def status_summary(root, backups, status):
     else:
         lines.append('No failure recorded.')
     if status.get('last_restore'):
-        lines.append('Last restore: backup %s, finished %s.' % (status['last_restore'], status.get('last_restore_finished', '?')))
+        lines.append('Last restore: %s, finished %s.' % (status['last_restore'], status.get('last_restore_finished', '?')))
     return lines
 
 
