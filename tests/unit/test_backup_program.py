@@ -305,8 +305,8 @@ INFO = [{'name': 'kargo', 'backup': [
 
 
 def test_the_oldest_restorable_time_is_the_end_of_the_oldest_backup():
-    assert kargo_backup.pitr_range(INFO).isoformat() == '2026-12-01T03:16:00+00:00'
-    assert kargo_backup.pitr_range([{'name': 'kargo', 'backup': []}]) is None
+    assert kargo_backup.oldest_restorable_time(INFO).isoformat() == '2026-12-01T03:16:00+00:00'
+    assert kargo_backup.oldest_restorable_time([{'name': 'kargo', 'backup': []}]) is None
 
 
 @pytest.mark.parametrize('wanted, message', [
@@ -316,9 +316,9 @@ def test_the_oldest_restorable_time_is_the_end_of_the_oldest_backup():
 ])
 def test_a_restore_time_out_of_reach_is_refused(wanted, message):
     with pytest.raises(kargo_backup.Refused) as refused:
-        kargo_backup.check_restore_time(utc(wanted), kargo_backup.pitr_range(INFO), utc('2026-12-02T12:00:00+00:00'))
+        kargo_backup.check_restore_time(utc(wanted), kargo_backup.oldest_restorable_time(INFO), utc('2026-12-02T12:00:00+00:00'))
     assert str(refused.value).startswith(message)
-    kargo_backup.check_restore_time(utc('2026-12-02T11:00:00+00:00'), kargo_backup.pitr_range(INFO),
+    kargo_backup.check_restore_time(utc('2026-12-02T11:00:00+00:00'), kargo_backup.oldest_restorable_time(INFO),
                                     utc('2026-12-02T12:00:00+00:00'))
 
 

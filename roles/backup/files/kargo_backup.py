@@ -389,8 +389,8 @@ def backup(server, root, pitr_full_days=None):
     final = os.path.join(root, name)
     folder = final + '.partial'
     os.makedirs(folder, mode=0o700)
+    timings = Timings()
     try:
-        timings = Timings()
         result = finish_backup(server, root, started, name, folder, final, timings)
     except BaseException:
         # nothing half-made is left to be taken for a backup
@@ -399,9 +399,8 @@ def backup(server, root, pitr_full_days=None):
     if pitr_full_days is not None:
         with timings.phase('pgBackRest backup'):
             result['pitr'] = pitr_backup(server, pitr_full_days)
-    result['seconds'] = timings.seconds
-    if pitr_full_days is not None:
         update_status(root, last_pitr_backup=result['pitr']['label'], pitr_oldest_time=result['pitr']['oldest_time'])
+    result['seconds'] = timings.seconds
     return result
 
 
@@ -599,18 +598,22 @@ def parse_restore_time(text):
         raise Refused('kargo_restore_time: %r is not a time (%s)' % (text, error))
 
 
-def pitr_range(info):
-    """(oldest, newest) restorable times of `pgbackrest info --output=json`: from the end of
-    the oldest backup on; None when the repository has no backup."""
-    backups = [b for stanza in info for b in stanza.get('backup', []) if not b.get('error')]
+def pitr_backups(info):
+    """The backups (not failed) of `pgbackrest info --output=json`, oldest first."""
+    return [b for stanza in info for b in stanza.get('backup', []) if not b.get('error')]
+
+
+def oldest_restorable_time(info):
+    """The end of the oldest backup of `pgbackrest info --output=json`: the database can be
+    restored to any time since; None when the repository has no backup."""
+    backups = pitr_backups(info)
     if not backups:
         return None
-    stop = min(b['timestamp']['stop'] for b in backups)
-    return datetime.datetime.fromtimestamp(stop, datetime.timezone.utc)
+    return datetime.datetime.fromtimestamp(min(b['timestamp']['stop'] for b in backups), datetime.timezone.utc)
 
 
 def check_restore_time(wanted, oldest, now):
-    """Refuses a restore time the repository cannot reach (`oldest`: pitr_range's)."""
+    """Refuses a restore time the repository cannot reach (`oldest`: oldest_restorable_time's)."""
     if oldest is None:
         raise Refused('kargo_restore_time: there is no pgBackRest backup to restore from yet '
                       '(playbooks/backup.yml makes one)')
@@ -623,8 +626,7 @@ def check_restore_time(wanted, oldest, now):
 
 def pitr_backup_type(info, now, full_every_days):
     """'full' when the repository has no full backup newer than full_every_days, else 'diff'."""
-    fulls = [b['timestamp']['stop'] for stanza in info for b in stanza.get('backup', [])
-             if b.get('type') == 'full' and not b.get('error')]
+    fulls = [b['timestamp']['stop'] for b in pitr_backups(info) if b.get('type') == 'full']
     if not fulls:
         return 'full'
     newest = datetime.datetime.fromtimestamp(max(fulls), datetime.timezone.utc)
@@ -648,9 +650,10 @@ def pitr_backup(server, full_every_days):
     # one process per core compresses and copies the files
     pgbackrest(server, 'backup', '--type=' + kind, '--process-max=%d' % (os.cpu_count() or 1))
     pgbackrest(server, 'verify')
-    newest = [b for stanza in pitr_info(server) for b in stanza.get('backup', [])][-1]
+    info = pitr_info(server)
+    newest = pitr_backups(info)[-1]
     return {'label': newest['label'], 'type': newest['type'], 'bytes': newest['info']['repository']['delta'],
-            'oldest_time': pitr_range(pitr_info(server)).isoformat()}
+            'oldest_time': oldest_restorable_time(info).isoformat()}
 
 
 def pitr_check(server, text):
@@ -660,7 +663,7 @@ def pitr_check(server, text):
         pgbackrest(server, 'check')
     except Refused as error:
         log('the database does not answer, restoring from the WAL archived so far (%s)' % error)
-    oldest = pitr_range(pitr_info(server))
+    oldest = oldest_restorable_time(pitr_info(server))
     check_restore_time(wanted, oldest, datetime.datetime.now(datetime.timezone.utc))
     return {'changed': False, 'target': wanted.isoformat(), 'oldest': oldest.isoformat()}
 
@@ -847,9 +850,9 @@ def run_command(args):
     if args.command == 'list':
         return listing(args.root)
     if args.command == 'schedule' and args.check:
-        check_schedule(args.schedule, keep)
+        allowed = check_schedule(args.schedule, keep)
         return {'changed': False, 'schedule': args.schedule,
-                'next_run': next_run(parse_schedule(args.schedule), datetime.datetime.now(datetime.timezone.utc)).isoformat()}
+                'next_run': next_run(allowed, datetime.datetime.now(datetime.timezone.utc)).isoformat()}
     pitr_full_days = args.pitr_full_days if args.pitr else None
     server = Server(os.environ)
     if args.command == 'schedule':
