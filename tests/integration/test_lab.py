@@ -26,7 +26,7 @@ MANAGER_IP = SETTINGS['kargo_hostname']
 BASE = 'https://' + MANAGER_IP
 # node1: manager; node2: worker labelled kargo.postgis=true (the lab's default); node3: worker
 NODES = ('node1', 'node2', 'node3')
-STACKS = ('postgis', 'qgis-server', 'mapproxy', 'tileserver-gl', 'proxy')
+STACKS = ('postgis', 'backup', 'qgis-server', 'mapproxy', 'tileserver-gl', 'proxy')
 REPLICATED = ('qgis-server_qgis-server', 'mapproxy_mapproxy', 'tileserver-gl_tileserver-gl')
 
 
@@ -180,6 +180,8 @@ def test_every_stack_converged(deployed):
 
 def test_tasks_run_where_labels_and_constraints_say(deployed):
     assert running_tasks(service('postgis_postgis')) == ['node2']
+    # the scheduled backups beside the database: kargo_backup_root is on its node
+    assert running_tasks(service('backup_backup')) == ['node2']
     assert running_tasks(service('proxy_proxy')) == ['node1']
     for name in REPLICATED:
         nodes = running_tasks(service(name))
@@ -233,20 +235,74 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
     assert [name for name in sorted(after) if after[name] != versions[name]] == [service('mapproxy_mapproxy')]
 
 
+def database_query(sql, database='gis'):
+    """psql in the (healthy) database container on node2: its output, or None while there
+    is no such container or it does not answer."""
+    containers = on_node('node2', 'docker', 'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=%s'
+                         % service('postgis_postgis'), '--filter', 'health=healthy').stdout.split()
+    if not containers:
+        return None
+    done = subprocess.run(['docker', 'exec', '-i', '%s-node2' % LAB, 'docker', 'exec', '-i', containers[0], 'sh', '-c',
+                           'PGPASSWORD="$(cat /run/secrets/db_password)" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 '
+                           '-U kargo -d %s -tA' % database], input=sql, capture_output=True, text=True, timeout=120)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 def test_postgis_data_survives_a_restart_of_its_service(deployed):
     on_node('node1', 'docker', 'service', 'update', '--force', '--detach', service('postgis_postgis'))
-    query = 'SELECT count(*) FROM countries'
+    count = wait_for(lambda: database_query('SELECT count(*) FROM countries'), 180, 'PostGIS to answer again')
+    assert int(count) > 200
 
-    def count():
-        containers = on_node('node2', 'docker', 'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=%s'
-                             % service('postgis_postgis'), '--filter', 'health=healthy').stdout.split()
-        if not containers:
-            return None
-        done = on_node('node2', 'docker', 'exec', containers[0], 'sh', '-c',
-                       'PGPASSWORD="$(cat /run/secrets/db_password)" psql -h 127.0.0.1 -U kargo -d gis -tAc "%s"' % query,
-                       check=False)
-        return done.stdout.strip() if done.returncode == 0 else None
-    assert int(wait_for(count, 180, 'PostGIS to answer again')) > 200
+
+# rows of the test's own: geometries in two SRIDs, non-ASCII text, a role allowed to read them
+ROUND_TRIP_ROWS = """
+CREATE ROLE lab_reader LOGIN PASSWORD 'lab-reader-secret';
+CREATE TABLE lab_sites (id int PRIMARY KEY, name text, geom geometry(Point, 4326), geom_l93 geometry(Point, 2154));
+INSERT INTO lab_sites SELECT i, 'Sèvres–Île ' || i, ST_SetSRID(ST_MakePoint(2 + i * 0.001, 48.8), 4326),
+       ST_Transform(ST_SetSRID(ST_MakePoint(2 + i * 0.001, 48.8), 4326), 2154) FROM generate_series(1, 500) AS i;
+GRANT SELECT ON lab_sites TO lab_reader;
+"""
+ROUND_TRIP_DIGEST = ("SELECT count(*) || ' ' || md5(string_agg(name || ST_AsEWKT(geom) || ST_AsEWKT(geom_l93), ',' ORDER BY id))"
+                     " || ' ' || has_table_privilege('lab_reader', 'lab_sites', 'SELECT') FROM lab_sites")
+
+
+def test_the_database_lost_with_its_volume_is_restored_from_the_backup_on_its_node(deployed):
+    """Swarm round trip: backup.yml writes the backup on node2, the database's node; the
+    database's stack and volume go (a lost disk); site.yml makes an empty one; restore.yml
+    puts every row and the role back, checked against the manifest."""
+    assert database_query(ROUND_TRIP_ROWS) is not None
+    saved = database_query(ROUND_TRIP_DIGEST)
+    assert saved.startswith('500 ') and saved.endswith(' true'), saved
+
+    backup = run_playbook('playbooks/backup.yml', dict(SETTINGS), inventory=INVENTORY)
+    assert backup.rc == 0, backup.explain()
+    made = on_node('node2', 'ls', '/opt/kargo/backups').stdout.split()
+    names = [name for name in made if name.endswith('Z')]
+    assert len(names) == 1 and 'on node2' in backup.stdout, (made, backup.stdout[-3000:])
+    assert on_node('node1', 'test', '-e', '/opt/kargo/backups/' + names[0], check=False).returncode != 0
+
+    status = run_playbook('playbooks/status.yml', dict(SETTINGS), inventory=INVENTORY)
+    assert status.rc == 0 and names[0] in status.stdout, status.explain()
+
+    removed = run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_services=['postgis']), inventory=INVENTORY)
+    assert removed.rc == 0, removed.explain()
+    volume = SETTINGS['kargo_prefix'] + '-postgis-data'
+
+    def volume_removed():  # refused while the stopping container still uses it
+        done = on_node('node2', 'docker', 'volume', 'rm', volume, check=False)
+        return done.returncode == 0 or 'no such volume' in done.stderr.lower()
+    wait_for(volume_removed, 120, "the database's volume to be removed once its container is gone")
+
+    again = site()
+    assert again.rc == 0, again.explain()
+    assert database_query("SELECT to_regclass('lab_sites') IS NULL") == 't'
+
+    restored = run_playbook('playbooks/restore.yml', dict(SETTINGS), inventory=INVENTORY)
+    assert restored.rc == 0, restored.explain()
+    assert 'Restored backup %s' % names[0] in restored.stdout
+    assert database_query(ROUND_TRIP_DIGEST) == saved
+    for check in EVERY_CHECK:
+        check(BASE)
 
 
 def test_a_lost_worker_is_replaced_and_rejoins(deployed):
