@@ -254,57 +254,6 @@ def test_postgis_data_survives_a_restart_of_its_service(deployed):
     assert int(count) > 200
 
 
-# rows of the test's own: geometries in two SRIDs, non-ASCII text, a role allowed to read them
-ROUND_TRIP_ROWS = """
-CREATE ROLE lab_reader LOGIN PASSWORD 'lab-reader-secret';
-CREATE TABLE lab_sites (id int PRIMARY KEY, name text, geom geometry(Point, 4326), geom_l93 geometry(Point, 2154));
-INSERT INTO lab_sites SELECT i, 'Sèvres–Île ' || i, ST_SetSRID(ST_MakePoint(2 + i * 0.001, 48.8), 4326),
-       ST_Transform(ST_SetSRID(ST_MakePoint(2 + i * 0.001, 48.8), 4326), 2154) FROM generate_series(1, 500) AS i;
-GRANT SELECT ON lab_sites TO lab_reader;
-"""
-ROUND_TRIP_DIGEST = ("SELECT count(*) || ' ' || md5(string_agg(name || ST_AsEWKT(geom) || ST_AsEWKT(geom_l93), ',' ORDER BY id))"
-                     " || ' ' || has_table_privilege('lab_reader', 'lab_sites', 'SELECT') FROM lab_sites")
-
-
-def test_the_database_lost_with_its_volume_is_restored_from_the_backup_on_its_node(deployed):
-    """Swarm round trip: backup.yml writes the backup on node2, the database's node; the
-    database's stack and volume go (a lost disk); site.yml makes an empty one; restore.yml
-    puts every row and the role back, checked against the manifest."""
-    assert database_query(ROUND_TRIP_ROWS) is not None
-    saved = database_query(ROUND_TRIP_DIGEST)
-    assert saved.startswith('500 ') and saved.endswith(' true'), saved
-
-    backup = run_playbook('playbooks/backup.yml', dict(SETTINGS), inventory=INVENTORY)
-    assert backup.rc == 0, backup.explain()
-    made = on_node('node2', 'ls', '/opt/kargo/backups').stdout.split()
-    names = [name for name in made if name.endswith('Z')]
-    assert len(names) == 1 and 'on node2' in backup.stdout, (made, backup.stdout[-3000:])
-    assert on_node('node1', 'test', '-e', '/opt/kargo/backups/' + names[0], check=False).returncode != 0
-
-    status = run_playbook('playbooks/status.yml', dict(SETTINGS), inventory=INVENTORY)
-    assert status.rc == 0 and names[0] in status.stdout, status.explain()
-
-    removed = run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_services=['postgis']), inventory=INVENTORY)
-    assert removed.rc == 0, removed.explain()
-    volume = SETTINGS['kargo_prefix'] + '-postgis-data'
-
-    def volume_removed():  # refused while the stopping container still uses it
-        done = on_node('node2', 'docker', 'volume', 'rm', volume, check=False)
-        return done.returncode == 0 or 'no such volume' in done.stderr.lower()
-    wait_for(volume_removed, 120, "the database's volume to be removed once its container is gone")
-
-    again = site()
-    assert again.rc == 0, again.explain()
-    assert database_query("SELECT to_regclass('lab_sites') IS NULL") == 't'
-
-    restored = run_playbook('playbooks/restore.yml', dict(SETTINGS), inventory=INVENTORY)
-    assert restored.rc == 0, restored.explain()
-    assert 'Restored backup %s' % names[0] in restored.stdout
-    assert database_query(ROUND_TRIP_DIGEST) == saved
-    for check in EVERY_CHECK:
-        check(BASE)
-
-
 def test_a_lost_worker_is_replaced_and_rejoins(deployed):
     subprocess.run(['docker', 'stop', '-t', '2', '%s-node3' % LAB], check=True, capture_output=True)
     try:
