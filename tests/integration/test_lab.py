@@ -254,6 +254,57 @@ def test_postgis_data_survives_a_restart_of_its_service(deployed):
     assert int(count) > 200
 
 
+LAB_ROWS = """
+BEGIN;
+CREATE TABLE lab_points (id integer PRIMARY KEY, name text NOT NULL, geom geometry);
+INSERT INTO lab_points VALUES (1, 'Genève — Jet d''eau', ST_SetSRID(ST_MakePoint(6.1557, 46.2074), 4326)),
+  (2, 'Kraków Rynek', ST_Transform(ST_SetSRID(ST_MakePoint(19.937, 50.061), 4326), 3857)),
+  (3, 'no position yet', NULL);
+CREATE ROLE lab_reader LOGIN PASSWORD 'lab-reader-ø';
+GRANT SELECT ON lab_points TO lab_reader;
+COMMIT;
+"""
+LAB_DIGEST = ("SELECT md5(string_agg(id || name || coalesce(ST_AsEWKT(geom), 'NULL'), ',' ORDER BY id)) "
+              "|| ' ' || has_table_privilege('lab_reader', 'lab_points', 'SELECT') FROM lab_points")
+
+
+def backup_names(node):
+    listed = on_node(node, 'sh', '-c', 'ls /opt/kargo/backups 2>/dev/null || true').stdout.split()
+    return [name for name in listed if name.endswith('Z')]
+
+
+def test_the_database_lost_with_its_volume_is_restored_from_the_backup_on_its_node(deployed):
+    """Swarm mode round trip: backup.yml writes the backup on node2 (the database's
+    labelled node), the postgis stack and its volume on node2 are lost, site.yml deploys an
+    empty database, restore.yml gives the rows and the role back."""
+    assert wait_for(lambda: database_query(LAB_ROWS) is not None, 120, 'the test rows to be written') is not None
+    digest = database_query(LAB_DIGEST)
+    assert digest and digest.endswith(' true'), digest
+
+    made = run_playbook('playbooks/backup.yml', dict(SETTINGS), inventory=INVENTORY)
+    assert made.rc == 0, made.explain()
+    names = backup_names('node2')
+    assert names and not backup_names('node1'), names
+    status = run_playbook('playbooks/status.yml', dict(SETTINGS), inventory=INVENTORY)
+    assert status.rc == 0 and names[-1] in ' '.join(status.messages('node1')), status.explain()
+
+    removed = run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_services=['postgis']), inventory=INVENTORY)
+    assert removed.rc == 0, removed.explain()
+    volume = service('postgis-data')
+    wait_for(lambda: on_node('node2', 'docker', 'volume', 'rm', volume, check=False).returncode == 0, 120,
+             'the database volume on node2 to be free, and removed')
+
+    again = site()
+    assert again.rc == 0, again.explain()
+    empty = wait_for(lambda: database_query("SELECT to_regclass('lab_points') IS NULL"), 180, 'the new database')
+    assert empty == 't'
+
+    restored = run_playbook('playbooks/restore.yml', dict(SETTINGS), inventory=INVENTORY)
+    assert restored.rc == 0, restored.explain()
+    assert 'Restored backup %s' % names[-1] in ' '.join(restored.messages('node1')), restored.explain()
+    assert wait_for(lambda: database_query(LAB_DIGEST), 120, 'the restored database') == digest
+
+
 def test_a_lost_worker_is_replaced_and_rejoins(deployed):
     subprocess.run(['docker', 'stop', '-t', '2', '%s-node3' % LAB], check=True, capture_output=True)
     try:
