@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import threading
 import time
@@ -111,6 +112,22 @@ def countries_map():
     return Image.open(io.BytesIO(picture.read())).convert('RGB')
 
 
+def served_certificate():
+    return ssl.get_server_certificate(('localhost', HTTPS_PORT))
+
+
+def tls_files():
+    """The proxy's self-signed certificate and key on the host: {name: (bytes, uid, mode)}."""
+    folder = os.path.join(ROOT_DIR, 'proxy', 'tls')
+    found = {}
+    for name in sorted(os.listdir(folder)):
+        if name.startswith('selfsigned.'):
+            with open(os.path.join(folder, name), 'rb') as handle:
+                info = os.stat(os.path.join(folder, name))
+                found[name] = (handle.read(), info.st_uid, oct(info.st_mode & 0o777))
+    return found
+
+
 def manifest(name):
     with open(os.path.join(BACKUP_ROOT, name, 'manifest.json')) as handle:
         return json.load(handle)
@@ -125,7 +142,7 @@ def before():
     psql(USER_DATA)
     psql(FIELD_NOTES, database='field_notes')
     try:
-        yield {'rows': user_rows(), 'map': countries_map()}
+        yield {'rows': user_rows(), 'map': countries_map(), 'certificate': served_certificate(), 'tls': tls_files()}
     finally:
         remove_everything()
 
@@ -145,12 +162,17 @@ def test_the_backup_says_where_it_is_its_size_and_what_it_holds(made):
     assert 'database gis (2 tables' in said[0] and 'database field_notes (1 tables, 2 rows)' in said[0]
     assert 'PostgreSQL 17' in said[0]
     assert 'Point in time: pgBackRest full backup ' in said[0] and 'checked and verified' in said[0]
+    # GeoServer is enabled but not deployed (no image here): its data directory is not a file set
+    assert 'the files proxy_tls (2)' in said[0] and 'geoserver' not in said[0]
 
 
 def test_the_backup_holds_the_roles_a_dump_per_database_and_a_manifest(made):
     folder = os.path.join(BACKUP_ROOT, made['name'])
-    assert sorted(os.listdir(folder)) == ['field_notes.dump', 'gis.dump', 'globals.sql', 'manifest.json']
+    assert sorted(os.listdir(folder)) == ['field_notes.dump', 'files-proxy_tls.tar', 'gis.dump', 'globals.sql',
+                                          'manifest.json']
     assert oct(os.stat(BACKUP_ROOT).st_mode & 0o777) == '0o700'
+    # what the program (root in its container) wrote is the database's uid's
+    assert set(os.stat(os.path.join(folder, name)).st_uid for name in os.listdir(folder)) == {999}
     with open(os.path.join(folder, 'globals.sql')) as handle:
         assert 'CREATE ROLE surveyor;' in handle.read()
     saved = manifest(made['name'])
@@ -160,12 +182,15 @@ def test_the_backup_holds_the_roles_a_dump_per_database_and_a_manifest(made):
     assert saved['databases']['gis']['tables']['"public"."countries"']['rows'] > 100
     assert 'postgis' in saved['databases']['field_notes']['extensions']
     assert saved['databases']['field_notes']['owner'] == 'surveyor'
-    assert set(saved['files']) == {'field_notes.dump', 'gis.dump', 'globals.sql'}
+    assert set(saved['files']) == {'field_notes.dump', 'files-proxy_tls.tar', 'gis.dump', 'globals.sql'}
+    assert saved['file_sets'] == {'proxy_tls': {'file': 'files-proxy_tls.tar', 'dir': '/kargo/files/proxy_tls',
+                                                'glob': 'selfsigned.*', 'members': 2}}
 
 
 def test_the_backup_is_copied_to_the_controller_as_the_manifest_says(made):
     fetched = os.path.join(FETCH_DIR, made['name'])
-    assert sorted(os.listdir(fetched)) == ['field_notes.dump', 'gis.dump', 'globals.sql', 'manifest.json']
+    assert sorted(os.listdir(fetched)) == ['field_notes.dump', 'files-proxy_tls.tar', 'gis.dump', 'globals.sql',
+                                           'manifest.json']
     with open(os.path.join(fetched, 'manifest.json')) as handle:
         saved = json.load(handle)
     for file_name, expected in saved['files'].items():
@@ -274,15 +299,23 @@ def test_after_losing_everything_site_and_restore_give_every_row_role_and_map_ba
     removed = run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_remove_volumes=True))
     assert removed.rc == 0, removed.explain()
     assert not engine().volumes.list(filters={'name': PREFIX + '-postgis-data'})
+    # the disk with the proxy's self-signed certificate is lost too: site.yml makes another
+    for name in before['tls']:
+        os.remove(os.path.join(ROOT_DIR, 'proxy', 'tls', name))
     again = site()
     assert again.rc == 0, again.explain()
     assert 'field_notes' not in databases()
+    assert served_certificate() != before['certificate']
 
     restored = restore()
     assert restored.rc == 0, restored.explain()
     said = ' '.join(restored.messages())
     assert 'Restored backup %s: field_notes, gis (every table matches the manifest' % made['name'] in said, said
     assert user_rows() == before['rows']
+    # the certificate and key are back, owners and modes kept, and the proxy serves them
+    assert 'the files proxy_tls back in their folders' in said, said
+    assert tls_files() == before['tls']
+    assert served_certificate() == before['certificate']
     # the role logs in with its own password (over TCP: checked)
     assert psql('SELECT count(*) FROM notes', database='field_notes', user='surveyor',
                 password=SURVEYOR_PASSWORD).strip() == '2'

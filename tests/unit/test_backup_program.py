@@ -2,11 +2,17 @@
 queries, the comparison of a restore with its manifest, the choice of a backup, the
 globals made safe to replay, the checksum check. The program against a real server is
 tested in tests/integration."""
+import argparse
 import datetime
 import hashlib
 import importlib.util
+import io
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tarfile
 
 import pytest
 
@@ -252,7 +258,7 @@ def test_a_failed_scheduled_backup_is_in_the_status(tmp_path):
     assert result == {'failed': True, 'msg': 'psql failed (rc 2): could not connect to server'}
     status = kargo_backup.read_json(str(tmp_path / 'status.json'))
     assert status['last_failure'] == result['msg'] and status['last_scheduled_ok'] is False
-    assert os.listdir(str(tmp_path)) == ['status.json']   # no half-made backup left
+    assert sorted(os.listdir(str(tmp_path))) == ['.lock', '.status.lock', 'status.json']   # no half-made backup
 
 
 def test_the_status_says_the_newest_backup_the_runs_and_the_last_failure():
@@ -352,3 +358,171 @@ def test_timings_add_up_per_phase():
         with timings.phase('checks'):
             raise ValueError('a failed phase is timed too')
     assert sorted(timings.seconds) == ['checks', 'dump'] and timings.seconds['dump'] < 1
+
+
+# --- file sets ---------------------------------------------------------------------------
+
+def test_a_file_set_is_a_name_an_absolute_folder_and_a_glob():
+    assert kargo_backup.parse_file_set('geoserver=/kargo/files/geoserver/') == {
+        'name': 'geoserver', 'dir': '/kargo/files/geoserver', 'glob': '*'}
+    assert kargo_backup.parse_file_set('proxy_tls=/tls:selfsigned.*')['glob'] == 'selfsigned.*'
+
+
+@pytest.mark.parametrize('text', ['GeoServer=/x', 'geoserver=relative/dir', 'geoserver', '=/x'])
+def test_a_bad_file_set_is_named(text):
+    with pytest.raises(argparse.ArgumentTypeError, match='NAME=/ABSOLUTE/DIR'):
+        kargo_backup.parse_file_set(text)
+
+
+def make_tree(top):
+    """A data folder as another service leaves it: nested folders, owners that are not
+    root's, a private file, an empty folder, a relative link."""
+    os.makedirs(os.path.join(top, 'workspaces', 'kargo', 'empty'))
+    with open(os.path.join(top, 'global.xml'), 'w') as handle:
+        handle.write('<global>Zürich</global>')
+    with open(os.path.join(top, 'workspaces', 'kargo', 'store.xml'), 'w') as handle:
+        handle.write('<store/>')
+    os.chmod(os.path.join(top, 'workspaces', 'kargo', 'store.xml'), 0o600)
+    os.symlink('../../global.xml', os.path.join(top, 'workspaces', 'kargo', 'global-link.xml'))
+    for folder, names, files in os.walk(top):
+        for name in names + files:
+            os.lchown(os.path.join(folder, name), 1000, 1001)
+
+
+def tree_of(top):
+    """{relative path: (kind, uid, gid, mode, content or link)} of everything under top."""
+    seen = {}
+    for folder, names, files in os.walk(top):
+        for name in names + files:
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            if os.path.islink(path):
+                what = ('link', os.readlink(path))
+            elif os.path.isdir(path):
+                what = ('dir', None)
+            else:
+                with open(path) as handle:
+                    what = ('file', handle.read())
+            seen[os.path.relpath(path, top)] = what + (info.st_uid, info.st_gid, info.st_mode & 0o7777)
+    return seen
+
+
+root_only = pytest.mark.skipif(os.getuid() != 0, reason='owners other than our own need root')
+
+
+@root_only
+def test_a_file_set_comes_back_with_its_owners_modes_and_links(tmp_path):
+    data, folder = str(tmp_path / 'data'), str(tmp_path / 'backup')
+    os.makedirs(folder)
+    make_tree(data)
+    before = tree_of(data)
+    saved = kargo_backup.archive_file_set(kargo_backup.parse_file_set('geoserver=' + data), folder)
+    assert saved == {'file': 'files-geoserver.tar', 'dir': data, 'glob': '*', 'members': len(before)}
+    # lost, and something new in its place that the restore removes
+    shutil.rmtree(os.path.join(data, 'workspaces'))
+    with open(os.path.join(data, 'global.xml'), 'w') as handle:
+        handle.write('changed')
+    with open(os.path.join(data, 'stray.txt'), 'w') as handle:
+        handle.write('not in the backup')
+    kargo_backup.restore_file_set(folder, saved, data)
+    assert tree_of(data) == before
+
+
+@root_only
+def test_a_file_set_with_a_glob_saves_and_replaces_only_its_files(tmp_path):
+    tls, folder = str(tmp_path / 'tls'), str(tmp_path / 'backup')
+    os.makedirs(tls)
+    os.makedirs(folder)
+    for name, content in (('selfsigned.crt', 'old cert'), ('selfsigned.key', 'old key'), ('custom.crt', 'users')):
+        with open(os.path.join(tls, name), 'w') as handle:
+            handle.write(content)
+    saved = kargo_backup.archive_file_set(kargo_backup.parse_file_set('proxy_tls=%s:selfsigned.*' % tls), folder)
+    assert saved['members'] == 2
+    for name in ('selfsigned.crt', 'selfsigned.key'):
+        with open(os.path.join(tls, name), 'w') as handle:
+            handle.write('new')
+    with open(os.path.join(tls, 'custom.crt'), 'w') as handle:
+        handle.write('users, changed')
+    kargo_backup.restore_file_set(folder, saved, tls)
+    contents = dict((name, open(os.path.join(tls, name)).read()) for name in os.listdir(tls))
+    assert contents == {'selfsigned.crt': 'old cert', 'selfsigned.key': 'old key', 'custom.crt': 'users, changed'}
+
+
+def test_a_file_set_of_a_missing_folder_is_named(tmp_path):
+    with pytest.raises(kargo_backup.Refused, match='file set geoserver: .*/nowhere is not a folder'):
+        kargo_backup.archive_file_set(kargo_backup.parse_file_set('geoserver=%s/nowhere' % tmp_path), str(tmp_path))
+
+
+def test_an_archive_leaving_its_folder_is_refused_before_extracting(tmp_path):
+    path = str(tmp_path / 'files-evil.tar')
+    with tarfile.open(path, 'w') as archive:
+        for name, kind, link in (('../outside', tarfile.REGTYPE, ''), ('up', tarfile.SYMTYPE, '../../etc/passwd'),
+                                 ('abs', tarfile.SYMTYPE, '/etc/passwd'), ('fine', tarfile.SYMTYPE, 'sub/file'),
+                                 ('dev', tarfile.CHRTYPE, '')):
+            member = tarfile.TarInfo(name)
+            member.type, member.linkname = kind, link
+            archive.addfile(member, io.BytesIO(b'') if kind == tarfile.REGTYPE else None)
+    manifest = {'file_sets': {'evil': {'file': 'files-evil.tar'}}}
+    with pytest.raises(kargo_backup.Refused) as refused:
+        kargo_backup.check_file_sets('20261203T000000Z', str(tmp_path), manifest)
+    said = str(refused.value)
+    assert said.startswith('backup 20261203T000000Z is refused: its file set evil has ../outside leaves the folder')
+    assert 'up links outside the folder (../../etc/passwd)' in said and 'abs links outside' in said
+    assert 'dev is not a file, folder or link' in said and 'fine' not in said
+
+
+def test_a_file_set_the_backup_does_not_have_is_left_alone(tmp_path):
+    wanted = [kargo_backup.parse_file_set('proxy_tls=%s' % tmp_path)]
+    assert kargo_backup.restore_file_sets('20261203T000000Z', str(tmp_path), {}, wanted) == []
+
+
+# --- one at a time -------------------------------------------------------------------------
+
+HOLD_THE_LOCK = """
+import fcntl, sys, time
+with open(sys.argv[1] + '/.lock', 'a') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    print('locked', flush=True)
+    time.sleep(0.5)
+    open(sys.argv[1] + '/first-done', 'w').close()
+"""
+
+
+def test_a_second_backup_waits_for_the_one_under_way(tmp_path):
+    first = subprocess.Popen([sys.executable, '-c', HOLD_THE_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert first.stdout.readline().strip() == 'locked'
+    with kargo_backup.exclusive(str(tmp_path)):
+        assert os.path.exists(str(tmp_path / 'first-done'))
+    assert first.wait(timeout=10) == 0
+
+
+def test_a_half_made_backup_goes_when_none_is_under_way(tmp_path):
+    os.makedirs(str(tmp_path / '20261203T031500Z.partial' / 'x'))
+    os.makedirs(str(tmp_path / '20261202T031500Z'))
+    with kargo_backup.exclusive(str(tmp_path)):
+        assert sorted(os.listdir(str(tmp_path))) == ['.lock', '20261202T031500Z']
+
+
+class ReplayingServer(object):
+    """A server that does not answer, then replays WAL (read only), then takes writes."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+
+    def sql(self, database, statement):
+        assert statement == 'SELECT pg_is_in_recovery()'
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer + '\n'
+
+
+def test_after_a_point_in_time_restore_the_wait_ends_when_the_server_takes_writes():
+    server = ReplayingServer([kargo_backup.Refused('psql failed (rc 2): connection refused'), 't', 'f'])
+    assert kargo_backup.wait_until_writable(server, timeout=30) == {'changed': False, 'writable': True}
+    assert server.answers == ['f']
+
+
+def test_a_server_that_keeps_replaying_is_named_after_the_timeout():
+    with pytest.raises(kargo_backup.Refused, match='does not take writes after 0 s: it is still replaying the WAL'):
+        kargo_backup.wait_until_writable(ReplayingServer(['t']), timeout=0)

@@ -17,8 +17,16 @@ mounted).
                                            manifest, then swapped in; the old database is
                                            kept as <db>_before_<UTC time>
   kargo-backup list                        the backups and the status file
+  kargo-backup backup|restore              also the files of DIR (those whose path under
+      --files NAME=DIR[:GLOB] ...          it matches GLOB), as files-NAME.tar beside the
+                                           dumps, owners and modes kept; a restore puts
+                                           them back in DIR (the matching files that are
+                                           there go) after the databases
   kargo-backup backup --pitr ...           also a pgBackRest backup (full, or differential
                                            when the last full is recent), check and verify
+  kargo-backup pitr-init                   pgBackRest's stanza, when it has none yet
+  kargo-backup wait-writable               waits until the server takes writes (after a
+      [--ready-timeout S]                  point-in-time restore: it replays WAL first)
   kargo-backup pitr-check --time T         can the database be restored to T? (archives
                                            the current WAL first; refuses T before the
                                            oldest pgBackRest backup or in the future)
@@ -32,10 +40,16 @@ mounted).
 
 Each command prints one JSON object on stdout: what it did, or {"failed": true, "msg":
 ...}. Progress goes to stderr. Standard library only (the image has python3, nothing else).
+
+It runs as root, for the file sets (their files belong to other services' users); the
+PostgreSQL programs run as the database's uid (POSTGRES_UID), and what it writes into the
+backup root is given to that uid.
 """
 import argparse
 import contextlib
 import datetime
+import fcntl
+import fnmatch
 import hashlib
 import json
 import os
@@ -44,16 +58,23 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 
 MANIFEST = 'manifest.json'
 STATUS = 'status.json'
+LOCK = '.lock'
+STATUS_LOCK = '.status.lock'
+PARTIAL = '.partial'
 GLOBALS = 'globals.sql'
 # folder names: the UTC time the backup started, sortable as text
 NAME_FORMAT = '%Y%m%dT%H%M%SZ'
 NAME_PATTERN = re.compile(r'^[0-9]{8}T[0-9]{6}Z$')
 RESTORING_SUFFIX = '_kargo_restoring'
 MAX_IDENTIFIER = 63
+# the postgres user of the PostGIS image (the backup role's backup_uid)
+POSTGRES_UID = 999
+FILE_SET_PATTERN = re.compile(r'^([a-z][a-z0-9_]*)=(/[^:]*)(?::(.+))?$')
 
 
 class Refused(Exception):
@@ -254,6 +275,21 @@ def checksum_problems(folder, manifest):
     return problems
 
 
+# --- who owns what ------------------------------------------------------------------------
+
+def as_postgres():
+    """subprocess arguments running a PostgreSQL program as the database's uid (when this
+    program runs as root): its files are the database's, pgBackRest's repository too."""
+    if os.getuid() != 0:
+        return {}
+    return {'user': POSTGRES_UID, 'group': POSTGRES_UID, 'extra_groups': []}
+
+
+def give_to_postgres(path):
+    if os.getuid() == 0:
+        os.chown(path, POSTGRES_UID, POSTGRES_UID)
+
+
 # --- talking to the server -------------------------------------------------------------
 
 class Server(object):
@@ -272,7 +308,7 @@ class Server(object):
         self.ready_timeout = 120
 
     def run(self, argv, stdin=None):
-        done = subprocess.run(argv, env=self.env, input=stdin, capture_output=True, text=True)
+        done = subprocess.run(argv, env=self.env, input=stdin, capture_output=True, text=True, **as_postgres())
         if done.returncode != 0:
             raise Refused('%s failed (rc %d): %s' % (argv[0], done.returncode, done.stderr.strip()[-2000:]))
         return done.stdout
@@ -325,7 +361,8 @@ class Snapshot(object):
         self.database = database
         self.process = subprocess.Popen(
             ['psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', '-d', database],
-            env=server.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            env=server.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            **as_postgres())
         self.id = self.answer('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot()').strip()
 
     def answer(self, query):
@@ -360,6 +397,7 @@ def write_json(path, value):
     with open(temporary, 'w') as handle:
         json.dump(value, handle, indent=2, sort_keys=True)
         handle.write('\n')
+    give_to_postgres(temporary)
     os.replace(temporary, path)
 
 
@@ -370,28 +408,154 @@ def backups_in(root):
 
 
 def update_status(root, **values):
-    status = read_json(os.path.join(root, STATUS), {})
-    status.update(values)
-    write_json(os.path.join(root, STATUS), status)
+    # a lock of its own: the scheduler writes its next run while a playbook's backup runs
+    with open(os.path.join(root, STATUS_LOCK), 'a') as lock:
+        give_to_postgres(lock.name)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        status = read_json(os.path.join(root, STATUS), {})
+        status.update(values)
+        write_json(os.path.join(root, STATUS), status)
     return status
+
+
+@contextlib.contextmanager
+def exclusive(root):
+    """One backup, restore or retention at a time in root (the schedule and a playbook may
+    start one together, and both write status.json): waits for the one under way. Then no
+    backup is under way, so a half-made folder (of one that was killed) goes."""
+    with open(os.path.join(root, LOCK), 'a') as lock:
+        give_to_postgres(lock.name)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log('waiting for the backup or restore under way in %s' % root)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        for name in sorted(os.listdir(root)):
+            if name.endswith(PARTIAL) and NAME_PATTERN.match(name[:-len(PARTIAL)]):
+                shutil.rmtree(os.path.join(root, name))
+                log('removed %s, left half-made by a backup that was stopped' % name)
+        yield
 
 
 def folder_bytes(folder):
     return sum(os.path.getsize(os.path.join(folder, name)) for name in os.listdir(folder))
 
 
+# --- file sets: files that are not rendered from the inventory -----------------------------
+
+def parse_file_set(text):
+    """NAME=DIR[:GLOB] (--files): {'name', 'dir', 'glob'}; GLOB defaults to every file."""
+    match = FILE_SET_PATTERN.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError('a file set is NAME=/ABSOLUTE/DIR[:GLOB] with NAME a lower-case '
+                                         'identifier, not %r' % text)
+    return {'name': match.group(1), 'dir': os.path.normpath(match.group(2)), 'glob': match.group(3) or '*'}
+
+
+def file_set_members(directory, pattern):
+    """Paths under directory (relative, sorted, a folder before what it holds) whose
+    relative path matches pattern (fnmatch: '*' matches '/' too, so '*' is everything)."""
+    members = []
+    for top, folders, files in os.walk(directory):
+        folders.sort()
+        for entry in sorted(folders) + sorted(files):
+            relative = os.path.relpath(os.path.join(top, entry), directory)
+            if fnmatch.fnmatchcase(relative, pattern):
+                members.append(relative)
+    return sorted(members, key=lambda path: path.split(os.sep))
+
+
+def file_set_file(name):
+    return 'files-%s.tar' % name
+
+
+def archive_file_set(file_set, folder):
+    """files-NAME.tar of the file set in the backup folder (numeric owners, modes, times);
+    what the manifest says of it."""
+    if not os.path.isdir(file_set['dir']):
+        raise Refused('file set %s: %s is not a folder' % (file_set['name'], file_set['dir']))
+    members = file_set_members(file_set['dir'], file_set['glob'])
+    path = os.path.join(folder, file_set_file(file_set['name']))
+    with tarfile.open(path, 'w', format=tarfile.PAX_FORMAT) as archive:
+        for member in members:
+            archive.add(os.path.join(file_set['dir'], member), arcname=member, recursive=False)
+    give_to_postgres(path)
+    log('file set %s: %d files of %s' % (file_set['name'], len(members), file_set['dir']))
+    return {'file': file_set_file(file_set['name']), 'dir': file_set['dir'], 'glob': file_set['glob'],
+            'members': len(members)}
+
+
+def unsafe_members(archive):
+    """Why the members of an archive may not be extracted (a path leaving the folder, a
+    link to outside it, a device): one reason per bad member."""
+    problems = []
+    for member in archive.getmembers():
+        parts = member.name.split('/')
+        if member.name.startswith('/') or '..' in parts:
+            problems.append('%s leaves the folder' % member.name)
+        elif member.issym() and (member.linkname.startswith('/') or '..' in os.path.normpath(
+                os.path.join(os.path.dirname(member.name), member.linkname)).split('/')):
+            problems.append('%s links outside the folder (%s)' % (member.name, member.linkname))
+        elif member.islnk() and (member.linkname.startswith('/') or '..' in member.linkname.split('/')):
+            problems.append('%s links outside the folder (%s)' % (member.name, member.linkname))
+        elif not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+            problems.append('%s is not a file, folder or link' % member.name)
+    return problems
+
+
+def check_file_sets(name, folder, manifest):
+    for set_name, saved in sorted(manifest.get('file_sets', {}).items()):
+        with tarfile.open(os.path.join(folder, saved['file'])) as archive:
+            problems = unsafe_members(archive)
+        if problems:
+            raise Refused('backup %s is refused: its file set %s has %s' % (name, set_name, '; '.join(problems)))
+
+
+def restore_file_set(folder, saved, directory):
+    """The files of a file set back in directory: those there that match its glob go, the
+    archive's come back with their owners and modes."""
+    for member in reversed(file_set_members(directory, saved['glob'])):
+        path = os.path.join(directory, member)
+        if os.path.isdir(path) and not os.path.islink(path):
+            if not os.listdir(path):
+                os.rmdir(path)
+        else:
+            os.unlink(path)
+    with tarfile.open(os.path.join(folder, saved['file'])) as archive:
+        # the 'tar' filter (where Python has it) refuses what unsafe_members refuses, again
+        extra = {'filter': 'tar'} if hasattr(tarfile, 'tar_filter') else {}
+        archive.extractall(directory, numeric_owner=True, **extra)
+
+
+def restore_file_sets(name, folder, manifest, file_sets):
+    """The backup's file sets that are asked for (--files) back in their folders."""
+    saved_sets = manifest.get('file_sets', {})
+    restored = []
+    for file_set in file_sets:
+        saved = saved_sets.get(file_set['name'])
+        if saved is None:
+            log('backup %s has no file set %s: left as it is' % (name, file_set['name']))
+            continue
+        restore_file_set(folder, saved, file_set['dir'])
+        log('file set %s: %d files back in %s' % (file_set['name'], saved['members'], file_set['dir']))
+        restored.append(file_set['name'])
+    return restored
+
+
 # --- the commands ----------------------------------------------------------------------
 
-def backup(server, root, pitr_full_days=None):
+def backup(server, root, pitr_full_days=None, file_sets=()):
     """The logical backup; with pitr_full_days, a pgBackRest backup after it."""
     started = datetime.datetime.now(datetime.timezone.utc)
     name = utc_name(started)
     final = os.path.join(root, name)
-    folder = final + '.partial'
+    folder = final + PARTIAL
     os.makedirs(folder, mode=0o700)
+    give_to_postgres(folder)
     timings = Timings()
     try:
-        result = finish_backup(server, root, started, name, folder, final, timings)
+        saved_sets = dict((fs['name'], archive_file_set(fs, folder)) for fs in file_sets)
+        result = finish_backup(server, root, started, name, folder, final, timings, saved_sets)
     except BaseException:
         # nothing half-made is left to be taken for a backup
         shutil.rmtree(folder)
@@ -410,7 +574,8 @@ def dump_and_describe(server, database, path):
     snapshot = Snapshot(server, database)
     try:
         dump = subprocess.Popen(['pg_dump', '-Fc', '--no-password', '--snapshot=' + snapshot.id, '-d', database, '-f', path],
-                                env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                **as_postgres())
         try:
             described = describe(snapshot.json)
         finally:
@@ -422,7 +587,7 @@ def dump_and_describe(server, database, path):
     return described
 
 
-def finish_backup(server, root, started, name, folder, final, timings):
+def finish_backup(server, root, started, name, folder, final, timings, file_sets):
     info = server.wait_until_ready()
     log('backing up PostgreSQL %s: %d databases into %s' % (info['version_num'], len(info['databases']), final))
     files = {}
@@ -450,7 +615,7 @@ def finish_backup(server, root, started, name, folder, final, timings):
         'format': 1, 'name': name, 'started': started.isoformat(),
         'finished': datetime.datetime.now(datetime.timezone.utc).isoformat(),
         'server': {'version_num': info['version_num'], 'version': info['version']},
-        'globals': GLOBALS, 'databases': databases, 'files': files,
+        'globals': GLOBALS, 'databases': databases, 'files': files, 'file_sets': file_sets,
         # every dump was read back whole by pg_restore and checksummed
         'verified': True,
     }
@@ -463,6 +628,7 @@ def finish_backup(server, root, started, name, folder, final, timings):
     return {'changed': True, 'name': name, 'path': final, 'bytes': size, 'server': manifest['server'],
             'databases': dict((db, {'tables': len(d['tables']), 'rows': sum(t['rows'] for t in d['tables'].values()),
                                     'dump': d['dump']}) for db, d in databases.items()),
+            'file_sets': dict((n, {'members': f['members']}) for n, f in file_sets.items()),
             # every file of the folder, the manifest too (kargo_backup_fetch copies them)
             'files': sorted(list(files) + [MANIFEST])}
 
@@ -545,13 +711,14 @@ def swap_in(server, name, restored, stamp, existing, attempts=20):
     return kept
 
 
-def restore(server, root, wanted=None):
+def restore(server, root, wanted=None, file_sets=()):
     name, manifest = choose_backup(root, wanted)
     folder = os.path.join(root, name)
     info = server.wait_until_ready()
     timings = Timings()
     with timings.phase('checks'):
         check_restorable(server, name, folder, manifest, info)
+        check_file_sets(name, folder, manifest)
     log('restoring backup %s (PostgreSQL %s) on PostgreSQL %s' % (name, manifest['server']['version_num'],
                                                                    info['version_num']))
     with open(os.path.join(folder, manifest['globals'])) as handle:
@@ -565,8 +732,9 @@ def restore(server, root, wanted=None):
     for db in sorted(restored):
         kept[db] = swap_in(server, db, restored[db], stamp, existing)
         log('%s is the restored one%s' % (db, ', the old one kept as %s' % kept[db] if kept[db] else ''))
+    restored_sets = restore_file_sets(name, folder, manifest, file_sets)
     update_status(root, last_restore='backup %s' % name, last_restore_finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
-    return {'changed': True, 'name': name, 'restored': sorted(restored),
+    return {'changed': True, 'name': name, 'restored': sorted(restored), 'file_sets': restored_sets,
             'kept': dict((db, old) for db, old in kept.items() if old),
             'verified': 'every table matches the manifest (rows, SRIDs, geometry hashes)', 'seconds': timings.seconds}
 
@@ -654,6 +822,33 @@ def pitr_backup(server, full_every_days):
     newest = pitr_backups(info)[-1]
     return {'label': newest['label'], 'type': newest['type'], 'bytes': newest['info']['repository']['delta'],
             'oldest_time': oldest_restorable_time(info).isoformat()}
+
+
+def pitr_init(server):
+    """pgBackRest's stanza in its repository, once: until it exists the server's
+    archive-push fails and its WAL waits in pg_wal."""
+    server.wait_until_ready()
+    said = server.run(['pgbackrest', '--log-level-console=info', 'stanza-create'])
+    made = 'already exists' not in said
+    if made:
+        log('pgBackRest: stanza created, the WAL is archived from now on')
+    return {'changed': made}
+
+
+def wait_until_writable(server, timeout):
+    """After a point-in-time restore: the server answers while it replays the WAL (read
+    only); this waits until it has been promoted and takes writes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if server.sql('postgres', 'SELECT pg_is_in_recovery()').strip() == 'f':
+                return {'changed': False, 'writable': True}
+            problem = 'it is still replaying the WAL'
+        except Refused as error:
+            problem = str(error)
+        if time.monotonic() > deadline:
+            raise Refused('the database does not take writes after %d s: %s' % (timeout, problem))
+        time.sleep(1)
 
 
 def pitr_check(server, text):
@@ -761,11 +956,12 @@ def record_failure(root, error):
     update_status(root, last_failure=str(error), last_failure_at=utc_name())
 
 
-def scheduled_run(server, root, keep, pitr_full_days=None):
+def scheduled_run(server, root, keep, pitr_full_days=None, file_sets=()):
     """One scheduled backup and the retention after it: its result, a failure too."""
     try:
-        result = backup(server, root, pitr_full_days)
-        result['removed'] = remove_old_backups(root, keep)
+        with exclusive(root):
+            result = backup(server, root, pitr_full_days, file_sets)
+            result['removed'] = remove_old_backups(root, keep)
     except (Refused, OSError) as error:
         record_failure(root, error)
         log('scheduled backup FAILED: %s' % error)
@@ -786,7 +982,7 @@ def stop_on_sigterm(signum, frame):
     raise Stopped()
 
 
-def schedule(server, root, cron, keep, pitr_full_days=None, now=lambda: datetime.datetime.now(datetime.timezone.utc)):
+def schedule(server, root, cron, keep, pitr_full_days=None, file_sets=(), now=lambda: datetime.datetime.now(datetime.timezone.utc)):
     """Backs up at each time `cron` allows (UTC), for ever (until SIGTERM)."""
     allowed = check_schedule(cron, keep)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
@@ -797,7 +993,7 @@ def schedule(server, root, cron, keep, pitr_full_days=None, now=lambda: datetime
         log('next backup at %s' % due.isoformat())
         while now() < due:
             time.sleep(min(30.0, max(0.5, (due - now()).total_seconds())))
-        result = scheduled_run(server, root, keep, pitr_full_days)
+        result = scheduled_run(server, root, keep, pitr_full_days, file_sets)
         # one line per run in docker logs
         print(json.dumps(result, sort_keys=True), flush=True)
 
@@ -857,19 +1053,25 @@ def run_command(args):
     server = Server(os.environ)
     if args.command == 'schedule':
         server.ready_timeout = args.ready_timeout
-        return schedule(server, args.root, args.schedule, keep, pitr_full_days)
-    if args.command == 'backup':
-        return backup(server, args.root, pitr_full_days)
+        return schedule(server, args.root, args.schedule, keep, pitr_full_days, args.files)
     if args.command == 'pitr-check':
         return pitr_check(server, args.time)
-    if args.command == 'pitr-restore':
-        return pitr_restore(server, args.root, args.time)
-    return restore(server, args.root, args.wanted)
+    if args.command == 'pitr-init':
+        return pitr_init(server)
+    if args.command == 'wait-writable':
+        return wait_until_writable(server, args.ready_timeout)
+    with exclusive(args.root):
+        if args.command == 'backup':
+            return backup(server, args.root, pitr_full_days, args.files)
+        if args.command == 'pitr-restore':
+            return pitr_restore(server, args.root, args.time)
+        return restore(server, args.root, args.wanted, args.files)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='kargo-backup', description=__doc__.split('\n\n')[0])
-    parser.add_argument('command', choices=['backup', 'restore', 'list', 'schedule', 'pitr-check', 'pitr-restore'])
+    parser.add_argument('command', choices=['backup', 'restore', 'list', 'schedule', 'pitr-init', 'pitr-check',
+                                            'pitr-restore', 'wait-writable'])
     parser.add_argument('--root', default='/backups')
     parser.add_argument('--from', dest='wanted', default='')
     parser.add_argument('--schedule', default='15 3 * * *')
@@ -877,8 +1079,11 @@ def main(argv=None):
     parser.add_argument('--keep-weekly', type=int, default=4)
     parser.add_argument('--keep-monthly', type=int, default=6)
     parser.add_argument('--ready-timeout', type=float, default=120,
-                        help='seconds a scheduled backup waits for the server to accept connections')
+                        help='seconds a scheduled backup waits for the server to accept connections '
+                             '(wait-writable: to take writes)')
     parser.add_argument('--check', action='store_true')
+    parser.add_argument('--files', type=parse_file_set, action='append', default=[], metavar='NAME=DIR[:GLOB]',
+                        help='backup, restore, schedule: also the files of DIR that match GLOB')
     parser.add_argument('--pitr', action='store_true', help='also a pgBackRest backup after the logical one')
     parser.add_argument('--pitr-full-days', type=int, default=7,
                         help='a full pgBackRest backup when the last full one is this old, else a differential one')
