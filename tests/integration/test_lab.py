@@ -273,6 +273,19 @@ def backup_names(node):
     return [name for name in listed if name.endswith('Z')]
 
 
+@pytest.mark.parametrize('host, message', [
+    ('node3', 'kargo_backup_host: the database (%s) has no running task on node3' % service('postgis_postgis')),
+    ('node9', 'kargo_backup_host: node9 is not a host of the inventory'),
+])
+def test_a_backup_host_without_the_database_is_refused_naming_the_setting(deployed, host, message):
+    before = backup_names(host) if host != 'node9' else []
+    refused = run_playbook('playbooks/backup.yml', dict(SETTINGS, kargo_backup_host=host), inventory=INVENTORY)
+    said = ' '.join(refused.failure_messages('node1'))
+    assert refused.rc != 0 and message in said, refused.explain() + said
+    if host != 'node9':
+        assert backup_names(host) == before
+
+
 def test_the_database_lost_with_its_volume_is_restored_from_the_backup_on_its_node(deployed):
     """Swarm mode round trip: backup.yml writes the backup on node2 (the database's
     labelled node), the postgis stack and its volume on node2 are lost, site.yml deploys an
@@ -290,9 +303,10 @@ def test_the_database_lost_with_its_volume_is_restored_from_the_backup_on_its_no
 
     removed = run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_services=['postgis']), inventory=INVENTORY)
     assert removed.rc == 0, removed.explain()
-    volume = service('postgis-data')
-    wait_for(lambda: on_node('node2', 'docker', 'volume', 'rm', volume, check=False).returncode == 0, 120,
-             'the database volume on node2 to be free, and removed')
+    # node2's disk is lost: the data, the pgBackRest repository and the socket volumes
+    volumes = [service('postgis-' + name) for name in ('data', 'pitr', 'socket')]
+    wait_for(lambda: on_node('node2', 'docker', 'volume', 'rm', *volumes, check=False).returncode == 0, 120,
+             'the database volumes on node2 to be free, and removed')
 
     again = site()
     assert again.rc == 0, again.explain()
@@ -303,6 +317,33 @@ def test_the_database_lost_with_its_volume_is_restored_from_the_backup_on_its_no
     assert restored.rc == 0, restored.explain()
     assert 'Restored backup %s' % names[-1] in ' '.join(restored.messages('node1')), restored.explain()
     assert wait_for(lambda: database_query(LAB_DIGEST), 120, 'the restored database') == digest
+
+
+def utc_now_in_database():
+    return database_query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
+
+
+def test_the_database_goes_back_to_a_point_in_time_on_its_node(deployed):
+    """Swarm mode point-in-time recovery: the WAL archived on node2, a pgBackRest backup
+    made there by backup.yml; rows at T1, more at T2, restore to T1: the T1 rows only, and
+    the database takes writes again."""
+    made = run_playbook('playbooks/backup.yml', dict(SETTINGS), inventory=INVENTORY)
+    assert made.rc == 0, made.explain()
+    assert 'Point in time: pgBackRest full backup' in ' '.join(made.messages('node1')), made.explain()
+    assert database_query("CREATE TABLE pitr_rows (id integer PRIMARY KEY, at text);"
+                          "INSERT INTO pitr_rows VALUES (1, 'T1')") is not None
+    t1 = utc_now_in_database()
+    time.sleep(2)
+    assert database_query("INSERT INTO pitr_rows VALUES (2, 'T2')") is not None
+
+    restored = run_playbook('playbooks/restore.yml', dict(SETTINGS, kargo_restore_time=t1), inventory=INVENTORY)
+    assert restored.rc == 0, restored.explain()
+    assert 'Restored the database to' in ' '.join(restored.messages('node1')), restored.explain()
+    rows = wait_for(lambda: database_query("SELECT string_agg(at, ',' ORDER BY id) FROM pitr_rows"), 120,
+                    'the restored database')
+    assert rows == 'T1'
+    assert database_query("INSERT INTO pitr_rows VALUES (3, 'after'); SELECT count(*) FROM pitr_rows") == '2'
+    assert running_tasks(service('postgis_postgis')) == ['node2']
 
 
 def test_a_lost_worker_is_replaced_and_rejoins(deployed):
