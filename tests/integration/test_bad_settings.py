@@ -22,13 +22,15 @@ SETTINGS = {'kargo_prefix': PREFIX, 'kargo_root': '/tmp/kargo-bad', 'kargo_secre
      'proxy_tls_certificate_file: /nonexistent/kargo.crt does not exist on the controller'),
     ({'qgis_server_processes': 0}, 'qgis_server_processes: 0 is not a number of processes (1-64)'),
     ({'mapproxy_seed_max_level': 25}, 'mapproxy_seed_max_level: 25 is not a zoom level, must be between 0 and 20'),
+    ({'mapproxy_max_requests': -1}, 'mapproxy_max_requests: -1 is not a number of requests (0 = workers never'),
     ({'tileserver_gl_max_zoom': 15}, 'tileserver_gl_max_zoom: 15 is not a zoom level, must be between 0 and 14'),
     ({'images_max_age_days': 'weekly'}, 'images_max_age_days: weekly must be a number'),
     ({'kargo_backup_schedule': 'every night'},
      'kargo_backup_schedule: "every night" must be a cron expression of five fields'),
     ({'kargo_backup_keep_daily': -1}, 'kargo_backup_keep_daily: -1 must be between 0 and 100000'),
 ], ids=['unknown-service', 'https-port-too-high', 'http-port-zero', 'postgis-port-too-high', 'missing-certificate',
-        'qgis-processes-zero', 'mapproxy-seed-level-too-high', 'tileserver-zoom-too-high',
+        'qgis-processes-zero', 'mapproxy-seed-level-too-high', 'mapproxy-max-requests-negative',
+        'tileserver-zoom-too-high',
         'image-age-not-a-number', 'backup-schedule-not-cron', 'backup-keep-negative'])
 def test_bad_setting_fails_before_anything_is_deployed(settings, message):
     run = run_playbook('site.yml', dict(SETTINGS, **settings))

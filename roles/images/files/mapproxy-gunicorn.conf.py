@@ -10,9 +10,10 @@ worker_class = "gthread"
 timeout = int(os.environ.get("MAPPROXY_TIMEOUT", "120"))
 graceful_timeout = 30
 keepalive = 5
-# restart workers now and then (guards against slow leaks in image libraries)
-max_requests = int(os.environ.get("MAPPROXY_MAX_REQUESTS", "2000"))
-max_requests_jitter = 200
+# 0: workers are never replaced (a replaced gthread worker drops the connections queued
+# on it, and the proxy answers 502 for them); N > 0 replaces each after about N requests
+max_requests = int(os.environ.get("MAPPROXY_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
 # the proxy in front sets X-Forwarded-*; MapProxy builds URLs from them
 forwarded_allow_ips = os.environ.get("MAPPROXY_FORWARDED_ALLOW_IPS", "*")
 accesslog = "-"

@@ -1,0 +1,51 @@
+"""Load runs with wrk (Debian's package, in the stack's tools image), bounded in time and
+connections, only against this machine's loopback (or a lab's own addresses): what it
+measured, parsed from its report."""
+import re
+import subprocess
+
+from kargo_testlib import engine
+
+TOOLS_IMAGE = 'geostack-kargo/tools:0.1.0'
+NUMBER = r'([0-9.]+)([a-zA-Z]*)'
+TO_MS = {'us': 0.001, 'ms': 1.0, 's': 1000.0, 'm': 60000.0}
+
+
+def milliseconds(value, unit):
+    return float(value) * TO_MS[unit]
+
+
+def parse_wrk(report):
+    """{requests, seconds, rps, p50_ms, p99_ms, socket_errors, non_2xx, failed} of a
+    `wrk --latency` report; failed = socket errors (connect, read, write, timeout) + non-2xx/3xx."""
+    done = re.search(r'^\s*([0-9]+) requests in ' + NUMBER, report, re.M)
+    if not done:
+        raise ValueError('not a wrk report: %r' % report[-500:])
+    socket = re.search(r'Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)', report)
+    non_2xx = re.search(r'Non-2xx or 3xx responses: ([0-9]+)', report)
+    latency = dict((percent, milliseconds(value, unit))
+                   for percent, value, unit in re.findall(r'^\s*(50|99)(?:\.0+)?%\s+' + NUMBER, report, re.M))
+    result = {
+        'requests': int(done.group(1)),
+        'seconds': milliseconds(done.group(2), done.group(3) or 's') / 1000.0,
+        'rps': float(re.search(r'Requests/sec:\s+([0-9.]+)', report).group(1)),
+        'p50_ms': latency.get('50'), 'p99_ms': latency.get('99'),
+        'socket_errors': sum(int(n) for n in socket.groups()) if socket else 0,
+        'non_2xx': int(non_2xx.group(1)) if non_2xx else 0,
+    }
+    result['failed'] = result['socket_errors'] + result['non_2xx']
+    return result
+
+
+def run_wrk(url, connections, seconds, threads=2, timeout=10):
+    """wrk against url from a container on the host's network; its parsed report."""
+    if not url.startswith(('https://localhost', 'http://localhost', 'https://127.', 'http://127.', 'https://10.')):
+        raise ValueError('load goes only to this machine or a lab: %s' % url)
+    engine()  # fails clearly when there is no engine
+    done = subprocess.run(['docker', 'run', '--rm', '--network', 'host', '--entrypoint', 'wrk', TOOLS_IMAGE,
+                           '--latency', '-t', str(threads), '-c', str(connections), '-d', '%ds' % seconds,
+                           '--timeout', '%ds' % timeout, url],
+                          capture_output=True, text=True, timeout=seconds + timeout + 60)
+    if done.returncode != 0:
+        raise AssertionError('wrk failed: %s %s' % (done.stdout[-1000:], done.stderr[-1000:]))
+    return parse_wrk(done.stdout)
