@@ -55,6 +55,7 @@ bench: setup
 	$(PY) bench/stack_deploy.py
 	$(PY) bench/lab_nodes.py
 	$(PY) bench/backup_restore.py
+	$(PY) bench/serving_load.py
 
 clean:
 	rm -rf .collections .pytest_cache

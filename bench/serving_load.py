@@ -1,0 +1,110 @@
+#!/usr/bin/env python
+"""Serving under load (issue 14's table): wrk (Debian's, in the tools image; 2 threads,
+10 s per run, 16 then 64 connections, this machine's loopback only) against each endpoint
+of the stack through the proxy over HTTPS, beside the limit measured in the same run:
+nginx (the proxy's own image, the same TLS settings and certificate) serving the bytes
+of the WMTS tile as a static file. Prints req/s, p50, p99, failed requests (non-2xx and
+socket errors) and the ratio to the limit.
+
+The stack is deployed by site.yml (prefix kargo-bench, as bench/stack_deploy.py) and left
+running; the static nginx is removed at the end.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
+from kargo_testlib import run_playbook  # noqa: E402
+from load_runs import run_wrk  # noqa: E402
+from stack_checks import get  # noqa: E402
+
+PREFIX = 'kargo-bench'
+ROOT_DIR = '/tmp/kargo-bench'
+HTTPS_PORT = 19443
+STATIC_PORT = 19543
+SETTINGS = {'kargo_prefix': PREFIX, 'kargo_root': ROOT_DIR, 'kargo_secrets_dir': ROOT_DIR + '-secrets',
+            'kargo_http_port': 19080, 'kargo_https_port': HTTPS_PORT,
+            'kargo_services': ['postgis', 'qgis_server', 'mapproxy', 'tileserver_gl', 'proxy'],
+            'kargo_backup_schedule': ''}
+PROXY_IMAGE = 'geostack-kargo/proxy:0.1.0'
+TILE = '/mapproxy/wmts/countries/webmercator/2/2/1.png'
+ENDPOINTS = [
+    ('landing page', '/'),
+    ('MapProxy WMTS tile (seeded)', TILE),
+    ('MapProxy TMS tile (seeded)', '/mapproxy/tms/1.0.0/countries/webmercator/1/2/2.png'),
+    ('TileServer-GL vector tile', '/tiles/data/countries/2/2/1.pbf'),
+    ('QGIS Server GetMap 256 px', '/qgis/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES='
+                                  '&CRS=EPSG:3857&BBOX=-1500000,4000000,3500000,9000000&WIDTH=256&HEIGHT=256'
+                                  '&FORMAT=image/png'),
+    ('QGIS Server WFS GetFeature 10', '/qgis/?SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature&TYPENAME=countries'
+                                      '&MAXFEATURES=10'),
+]
+# the TLS settings of roles/proxy/templates/default.conf.j2
+STATIC_SITE = """
+server {
+    listen 8443 ssl;
+    http2 on;
+    ssl_certificate /srv/tls/server.crt;
+    ssl_certificate_key /srv/tls/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384;
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:static_tls:10m;
+    ssl_session_tickets off;
+    location / { root /srv/www; }
+}
+"""
+
+
+def start_static_nginx(folder, tile_bytes):
+    """The proxy's image serving the tile's bytes at /tile.png on STATIC_PORT."""
+    os.makedirs(os.path.join(folder, 'www'))
+    os.makedirs(os.path.join(folder, 'tls'))
+    with open(os.path.join(folder, 'www', 'tile.png'), 'wb') as handle:
+        handle.write(tile_bytes)
+    with open(os.path.join(folder, 'static.conf'), 'w') as handle:
+        handle.write(STATIC_SITE)
+    for kind in ('crt', 'key'):
+        with open(os.path.join(ROOT_DIR, 'proxy', 'tls', 'selfsigned.' + kind), 'rb') as source:
+            with open(os.path.join(folder, 'tls', 'server.' + kind), 'wb') as target:
+                target.write(source.read())
+    subprocess.run(['chmod', '-R', 'a+rX', folder], check=True)
+    subprocess.run(['docker', 'rm', '-f', PREFIX + '-static'], capture_output=True)
+    subprocess.run(['docker', 'run', '-d', '--name', PREFIX + '-static', '-p', '127.0.0.1:%d:8443' % STATIC_PORT,
+                    '-v', folder + ':/srv:ro', '-v', folder + '/static.conf:/etc/nginx/conf.d/default.conf:ro',
+                    '--entrypoint', 'nginx', PROXY_IMAGE, '-g', 'daemon off;'], check=True, capture_output=True)
+
+
+def row(name, measured, limit):
+    ratio = '%.2fx' % (limit / measured['rps']) if measured['rps'] and limit else '-'
+    return '| %s | %.0f | %.2f ms | %.2f ms | %d | %s |' % (name, measured['rps'], measured['p50_ms'] or 0,
+                                                          measured['p99_ms'] or 0, measured['failed'], ratio)
+
+
+def main():
+    deployed = run_playbook('site.yml', SETTINGS)
+    if deployed.rc != 0:
+        sys.exit(deployed.explain())
+    base = 'https://localhost:%d' % HTTPS_PORT
+    tile = get(base, TILE)
+    assert tile.status_code == 200, tile.status_code
+    with tempfile.TemporaryDirectory(prefix='kargo-bench-static-') as folder:
+        start_static_nginx(folder, tile.content)
+        try:
+            for connections in (16, 64):
+                print('\n%d connections, 2 threads, 10 s each, HTTPS (this machine, %d cores)'
+                      % (connections, os.cpu_count()))
+                print('| request | req/s | p50 | p99 | failed | limit / this |')
+                print('|---|---|---|---|---|---|')
+                limit = run_wrk('https://localhost:%d/tile.png' % STATIC_PORT, connections, 10)
+                print(row('nginx serving the same tile bytes as a static file (the limit)', limit, None), flush=True)
+                for name, path in ENDPOINTS:
+                    print(row(name, run_wrk(base + path, connections, 10), limit['rps']), flush=True)
+        finally:
+            subprocess.run(['docker', 'rm', '-f', PREFIX + '-static'], capture_output=True)
+
+
+if __name__ == '__main__':
+    main()
