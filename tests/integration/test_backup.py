@@ -268,7 +268,9 @@ def database_started_at():
     ({'kargo_restore_time': 'yesterday'}, "kargo_restore_time: yesterday must be a time with its UTC offset, like '2026-11-24 10:15:00+00'"),
     ({'kargo_restore_time': '2026-12-01 00:00:00+00', 'kargo_restore_from': '20261201T000000Z'},
      'kargo_restore_time and kargo_restore_from are both given'),
-], ids=['before-the-oldest-backup', 'in-the-future', 'not-a-time', 'time-and-name'])
+    ({'kargo_restore_time': '2026-12-01 00:00:00+00', 'kargo_backup_pitr': False},
+     'kargo_restore_time: point-in-time recovery is off (kargo_backup_pitr is false)'),
+], ids=['before-the-oldest-backup', 'in-the-future', 'not-a-time', 'time-and-name', 'pitr-off'])
 def test_a_restore_time_out_of_reach_is_refused_and_the_database_untouched(before, made, settings, message):
     started, rows = database_started_at(), user_rows()
     refused = restore(**settings)
