@@ -33,8 +33,11 @@ if timeout 10 docker info >/dev/null 2>&1; then
   [ -z "$volumes" ] || { log "volumes: $(echo $volumes)"; docker volume rm -f $volumes >/dev/null; }
   networks=$(docker network ls --format '{{.Name}}' | ours kargo)
   [ -z "$networks" ] || { log "networks: $(echo $networks)"; docker network rm $networks >/dev/null; }
+  # by ID: an image whose tag moved to a newer build is <none>, which is no reference
   images=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '(^|/)(geostack-kargo|kargo-test[a-z-]*)/' || true)
-  [ -z "$images" ] || { log "images: $(echo $images)"; docker rmi -f $images >/dev/null; }
+  image_ids=$(docker images --format '{{.Repository}} {{.ID}}' | grep -E '^([^ ]*/)?(geostack-kargo|kargo-test[a-z-]*)/' \
+              | cut -d' ' -f2 | sort -u || true)
+  [ -z "$image_ids" ] || { log "images: $(echo $images)"; docker rmi -f $image_ids >/dev/null; }
   log "build cache"; docker builder prune -af >/dev/null
 fi
 
