@@ -16,7 +16,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
-from kargo_testlib import run_playbook  # noqa: E402
+from kargo_testlib import built_names, run_playbook  # noqa: E402
 from load_runs import run_wrk  # noqa: E402
 from stack_checks import get  # noqa: E402
 
@@ -28,7 +28,6 @@ SETTINGS = {'kargo_prefix': PREFIX, 'kargo_root': ROOT_DIR, 'kargo_secrets_dir':
             'kargo_http_port': 19080, 'kargo_https_port': HTTPS_PORT,
             'kargo_services': ['postgis', 'qgis_server', 'mapproxy', 'tileserver_gl', 'proxy'],
             'kargo_backup_schedule': ''}
-PROXY_IMAGE = 'geostack-kargo/proxy:0.1.0'
 TILE = '/mapproxy/wmts/countries/webmercator/2/2/1.png'
 ENDPOINTS = [
     ('landing page', '/'),
@@ -74,7 +73,8 @@ def start_static_nginx(folder, tile_bytes):
     subprocess.run(['docker', 'rm', '-f', PREFIX + '-static'], capture_output=True)
     subprocess.run(['docker', 'run', '-d', '--name', PREFIX + '-static', '-p', '127.0.0.1:%d:8443' % STATIC_PORT,
                     '-v', folder + ':/srv:ro', '-v', folder + '/static.conf:/etc/nginx/conf.d/default.conf:ro',
-                    '--entrypoint', 'nginx', PROXY_IMAGE, '-g', 'daemon off;'], check=True, capture_output=True)
+                    '--entrypoint', 'nginx', built_names()['proxy'], '-g', 'daemon off;'], check=True,
+                   capture_output=True)
 
 
 def row(name, measured, limit):

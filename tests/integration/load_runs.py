@@ -4,9 +4,8 @@ measured, parsed from its report."""
 import re
 import subprocess
 
-from kargo_testlib import engine
+from kargo_testlib import built_names, engine
 
-TOOLS_IMAGE = 'geostack-kargo/tools:0.1.0'
 NUMBER = r'([0-9.]+)([a-zA-Z]*)'
 TO_MS = {'us': 0.001, 'ms': 1.0, 's': 1000.0, 'm': 60000.0}
 
@@ -42,7 +41,7 @@ def run_wrk(url, connections, seconds, threads=2, timeout=10):
     if not url.startswith(('https://localhost', 'http://localhost', 'https://127.', 'http://127.', 'https://10.')):
         raise ValueError('load goes only to this machine or a lab: %s' % url)
     engine()  # fails clearly when there is no engine
-    done = subprocess.run(['docker', 'run', '--rm', '--network', 'host', '--entrypoint', 'wrk', TOOLS_IMAGE,
+    done = subprocess.run(['docker', 'run', '--rm', '--network', 'host', '--entrypoint', 'wrk', built_names()['tools'],
                            '--latency', '-t', str(threads), '-c', str(connections), '-d', '%ds' % seconds,
                            '--timeout', '%ds' % timeout, url],
                           capture_output=True, text=True, timeout=seconds + timeout + 60)

@@ -457,8 +457,7 @@ def file_set_members(directory, pattern):
     relative path matches pattern (fnmatch: '*' matches '/' too, so '*' is everything)."""
     members = []
     for top, folders, files in os.walk(directory):
-        folders.sort()
-        for entry in sorted(folders) + sorted(files):
+        for entry in folders + files:
             relative = os.path.relpath(os.path.join(top, entry), directory)
             if fnmatch.fnmatchcase(relative, pattern):
                 members.append(relative)
@@ -488,15 +487,17 @@ def archive_file_set(file_set, folder):
 def unsafe_members(archive):
     """Why the members of an archive may not be extracted (a path leaving the folder, a
     link to outside it, a device): one reason per bad member."""
+    def leaves(path):
+        return path.startswith('/') or '..' in path.split('/')
+
     problems = []
     for member in archive.getmembers():
-        parts = member.name.split('/')
-        if member.name.startswith('/') or '..' in parts:
+        # a symbolic link is relative to its folder, a hard link to the archive's top
+        target = (os.path.normpath(os.path.join(os.path.dirname(member.name), member.linkname)) if member.issym()
+                  else member.linkname)
+        if leaves(member.name):
             problems.append('%s leaves the folder' % member.name)
-        elif member.issym() and (member.linkname.startswith('/') or '..' in os.path.normpath(
-                os.path.join(os.path.dirname(member.name), member.linkname)).split('/')):
-            problems.append('%s links outside the folder (%s)' % (member.name, member.linkname))
-        elif member.islnk() and (member.linkname.startswith('/') or '..' in member.linkname.split('/')):
+        elif (member.issym() or member.islnk()) and (member.linkname.startswith('/') or leaves(target)):
             problems.append('%s links outside the folder (%s)' % (member.name, member.linkname))
         elif not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
             problems.append('%s is not a file, folder or link' % member.name)
