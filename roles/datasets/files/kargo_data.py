@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""kargo-data: the user's vector datasets (kargo_datasets) loaded into the stack's PostGIS.
+
+It runs in a container of the tools image (GDAL's ogr2ogr and ogrinfo, psql) on the
+database's network; the datasets' files are in /data/<name>/. PGHOST, PGPORT, PGUSER and
+PGDATABASE name the database, PGPASSWORD_FILE the file holding the password (a secret: it
+never reaches a command line or a log). What to do comes as JSON on stdin:
+
+  {"schema": "kargo_data", "datasets": [{"name", "state", "source", "layer", "srs",
+   "sha256"}, ...]}    (the dataset_sources module's descriptions)
+
+  kargo-data plan   what a load would do (read only: check mode)
+  kargo-data load   each present dataset whose sha256 differs from the one recorded at
+                    its last load (or whose table is gone) is checked with ogrinfo (every
+                    one first: a bad file stops the run before anything is loaded), loaded
+                    with ogr2ogr into <schema>_staging, its geometries made one type
+                    (single ones promoted to multi where the layer mixes them), then
+                    swapped in for <schema>.<name> in one transaction with its record in
+                    <schema>_state.datasets; an entry with state absent has its table
+                    dropped
+
+Each command prints one JSON object on stdout: {changed, loaded, dropped, unchanged,
+layers} (layers: each present dataset's table, geometry type, SRID, extent in EPSG:4326
+and row count, as QGIS Server's project needs them), or {"failed": true, "msg": ...}.
+Progress goes to stderr. Standard library only.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+# Open options GDAL's CSV driver needs to find the geometry: a WKT column, or x/y ones.
+CSV_OPEN_OPTIONS = ['GEOM_POSSIBLE_NAMES=wkt,geom,geometry,the_geom', 'X_POSSIBLE_NAMES=x,lon,lng,longitude',
+                    'Y_POSSIBLE_NAMES=y,lat,latitude', 'KEEP_GEOM_COLUMNS=NO', 'AUTODETECT_TYPE=YES']
+# the SRS of a file that names none (a CSV), unless the entry's srs names it
+DEFAULT_SRS = 'EPSG:4326'
+STATE_COLUMNS = ('name', 'sha256', 'loaded_at', 'geometry_type', 'srid', 'west', 'south', 'east', 'north', 'row_count')
+QGIS_GEOMETRY = {'POINT': 'Point', 'LINESTRING': 'Line', 'POLYGON': 'Polygon'}
+QGIS_WKB = {'POINT': 'Point', 'LINESTRING': 'LineString', 'POLYGON': 'Polygon',
+            'MULTIPOINT': 'MultiPoint', 'MULTILINESTRING': 'MultiLineString', 'MULTIPOLYGON': 'MultiPolygon'}
+
+
+class Refused(Exception):
+    pass
+
+
+def log(message):
+    sys.stderr.write('[kargo-data %s] %s\n' % (time.strftime('%H:%M:%S'), message))
+    sys.stderr.flush()
+
+
+def quote_ident(name):
+    return '"%s"' % name.replace('"', '""')
+
+
+def quote_literal(text):
+    return "'%s'" % str(text).replace("'", "''")
+
+
+def names(schema):
+    """The schemas of the tables, of the loads under way and of the records."""
+    return {'tables': schema, 'staging': schema + '_staging', 'state': schema + '_state'}
+
+
+def plan_changes(wanted, recorded, tables):
+    """What a load does: {load, drop, unchanged} (names, in the entries' order).
+    `recorded` maps a name to its record, `tables` is the names of the tables there."""
+    load, drop, unchanged = [], [], []
+    for dataset in wanted:
+        name = dataset['name']
+        if dataset['state'] == 'absent':
+            if name in recorded or name in tables:
+                drop.append(name)
+        elif name not in tables or recorded.get(name, {}).get('sha256') != dataset['sha256']:
+            load.append(name)
+        else:
+            unchanged.append(name)
+    return {'load': load, 'drop': drop, 'unchanged': unchanged}
+
+
+def geometry_target(kinds):
+    """(the column's geometry type, whether single geometries are promoted to multi), from
+    the kinds of geometry a layer holds (PostGIS GeometryType names)."""
+    kinds = set(kinds)
+    if not kinds:
+        raise Refused('holds no geometry to publish')
+    families = set(kind[5:] if kind.startswith('MULTI') else kind for kind in kinds)
+    if len(families) > 1 or not families <= set(QGIS_GEOMETRY):
+        raise Refused('mixes geometry kinds (%s): give each kind a dataset of its own' % ', '.join(sorted(kinds)))
+    family = families.pop()
+    if kinds == {family}:
+        return family, False
+    return 'MULTI' + family, len(kinds) > 1
+
+
+def srs_options(layer_has_srs, srs):
+    """ogr2ogr's SRS options: reproject to `srs`, or assign it (or EPSG:4326) to a layer
+    that names none."""
+    if layer_has_srs:
+        return ['-t_srs', srs] if srs else []
+    return ['-a_srs', srs or DEFAULT_SRS]
+
+
+def open_options(source):
+    return CSV_OPEN_OPTIONS if source.lower().endswith('.csv') else []
+
+
+def ogr2ogr_argv(dataset, staging, layer_has_srs):
+    argv = ['ogr2ogr', '-f', 'PostgreSQL', 'PG:', dataset['source']]
+    if dataset.get('layer'):
+        argv.append(dataset['layer'])
+    for option in open_options(dataset['source']):
+        argv += ['-oo', option]
+    argv += ['-nln', dataset['name'], '-lco', 'SCHEMA=' + staging, '-lco', 'GEOMETRY_NAME=geom', '-lco', 'FID=fid',
+             '-lco', 'SPATIAL_INDEX=GIST', '-lco', 'OVERWRITE=YES', '-lco', 'LAUNDER=NO',
+             '-nlt', 'GEOMETRY', '-dim', 'XY', '--config', 'PG_USE_COPY', 'YES']
+    return argv + srs_options(layer_has_srs, dataset.get('srs'))
+
+
+def layer_description(record, title=None):
+    """What QGIS Server's project needs of a loaded dataset."""
+    geometry_type = record['geometry_type']
+    family = geometry_type[5:] if geometry_type.startswith('MULTI') else geometry_type
+    extent = [record[key] for key in ('west', 'south', 'east', 'north')]
+    return {'name': record['name'], 'title': title or record['name'], 'geometry_type': geometry_type,
+            'srid': record['srid'], 'extent': extent if None not in extent else [-180.0, -90.0, 180.0, 90.0],
+            'proj4': (record.get('proj4') or '').strip(), 'row_count': record['row_count'], 'loaded_at': record['loaded_at'],
+            'qgis_geometry': QGIS_GEOMETRY[family], 'qgis_wkb_type': QGIS_WKB[geometry_type]}
+
+
+def layer_checks(info, dataset):
+    """Why the file cannot be loaded as the entry asks (ogrinfo -json's answer), or None;
+    and whether its layer names an SRS."""
+    layers = info.get('layers') or []
+    if dataset.get('layer'):
+        chosen = [layer for layer in layers if layer.get('name') == dataset['layer']]
+        if not chosen:
+            return 'has no layer %s (its layers: %s)' % (dataset['layer'], ', '.join(l.get('name', '?') for l in layers)), False
+    elif len(layers) != 1:
+        return ('has %d layers (%s): name one with layer' % (len(layers), ', '.join(l.get('name', '?') for l in layers))
+                if layers else 'has no vector layer'), False
+    else:
+        chosen = layers
+    fields = chosen[0].get('geometryFields') or []
+    if not fields:
+        return 'layer %s has no geometry' % chosen[0].get('name'), False
+    return None, bool(fields[0].get('coordinateSystem'))
+
+
+class Database(object):
+    """The stack's database, through psql."""
+
+    def __init__(self, environ):
+        self.env = dict(environ)
+        password_file = self.env.pop('PGPASSWORD_FILE', None)
+        if password_file:
+            with open(password_file) as handle:
+                self.env['PGPASSWORD'] = handle.read().strip()
+        self.env.setdefault('PGCONNECT_TIMEOUT', '10')
+
+    def run(self, argv, what):
+        done = subprocess.run(argv, env=self.env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise Refused('%s failed: %s' % (what, (done.stderr or done.stdout).strip()[-1500:]))
+        return done.stdout
+
+    def sql(self, statement):
+        return self.run(['psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', '-c', statement],
+                        'psql')
+
+    def json(self, query):
+        return json.loads(self.sql(query))
+
+
+def read_state(db, schemas):
+    """(records by name, names of the tables in the schema)."""
+    state = db.json("SELECT json_build_object('recorded', to_regclass(%s) IS NOT NULL, "
+                    "'tables', ARRAY(SELECT tablename FROM pg_tables WHERE schemaname = %s))"
+                    % (quote_literal(quote_ident(schemas['state']) + '.datasets'), quote_literal(schemas['tables'])))
+    # with the PROJ string of the SRID: QGIS takes a layer's CRS from it (an authid alone is not enough)
+    records = db.json("SELECT coalesce(json_agg(r), '[]') FROM (SELECT d.*, s.proj4text AS proj4 FROM %s.datasets d "
+                      "LEFT JOIN spatial_ref_sys s USING (srid)) r" % quote_ident(schemas['state'])) \
+        if state['recorded'] else []
+    return dict((record['name'], record) for record in records), set(state['tables'])
+
+
+def check_source(db, dataset):
+    """ogrinfo opens the file and the layer; the srs is one GDAL knows. Returns whether
+    the layer names an SRS; Refused saying why not."""
+    argv = ['ogrinfo', '-json', '-ro', '-so']
+    for option in open_options(dataset['source']):
+        argv += ['-oo', option]
+    argv.append(dataset['source'])
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise Refused('GDAL cannot open it: %s' % done.stderr.strip().splitlines()[-1:])
+    problem, has_srs = layer_checks(json.loads(done.stdout), dataset)
+    if problem:
+        raise Refused(problem)
+    if dataset.get('srs'):
+        known = subprocess.run(['gdalsrsinfo', '-o', 'epsg', dataset['srs']], capture_output=True, text=True)
+        if known.returncode != 0:
+            raise Refused('srs %s is not an SRS GDAL knows' % dataset['srs'])
+    return has_srs
+
+
+def load_one(db, dataset, schemas, has_srs):
+    name, staging = dataset['name'], schemas['staging']
+    table = '%s.%s' % (quote_ident(staging), quote_ident(name))
+    started = time.monotonic()
+    db.sql('CREATE SCHEMA IF NOT EXISTS %s; DROP TABLE IF EXISTS %s' % (quote_ident(staging), table))
+    db.run(ogr2ogr_argv(dataset, staging, has_srs), 'ogr2ogr')
+    try:
+        found = db.json("SELECT json_build_object('kinds', ARRAY(SELECT DISTINCT GeometryType(geom) FROM %s WHERE geom IS NOT NULL), "
+                        "'srid', (SELECT srid FROM geometry_columns WHERE f_table_schema = %s AND f_table_name = %s))"
+                        % (table, quote_literal(staging), quote_literal(name)))
+        geometry_type, promote = geometry_target(found['kinds'])
+        srid = int(found['srid'] or 0)
+        db.sql('ALTER TABLE %s ALTER COLUMN geom TYPE geometry(%s, %d) USING %s; ANALYZE %s'
+               % (table, QGIS_WKB[geometry_type], srid, 'ST_Multi(geom)' if promote else 'geom', table))
+        extent = db.json("SELECT json_build_object('west', ST_XMin(b), 'south', ST_YMin(b), 'east', ST_XMax(b), 'north', ST_YMax(b), "
+                         "'row_count', (SELECT count(*) FROM %s)) FROM (SELECT ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, %d), 4326) "
+                         "AS b FROM %s) AS e" % (table, srid, table))
+        record = dict(extent, name=name, sha256=dataset['sha256'], geometry_type=geometry_type, srid=srid)
+        db.sql(swap_sql(schemas, record))
+    except Refused:
+        db.sql('DROP TABLE IF EXISTS %s' % table)
+        raise
+    log('%s: %d rows loaded into %s.%s (%s, SRID %d) in %.1f s' % (
+        name, record['row_count'], schemas['tables'], name, geometry_type, srid, time.monotonic() - started))
+
+
+def swap_sql(schemas, record):
+    """One transaction: the loaded table replaces the served one, and its record is written."""
+    state = quote_ident(schemas['state']) + '.datasets'
+    values = [quote_literal(record['name']), quote_literal(record['sha256']), 'now()', quote_literal(record['geometry_type']),
+              str(int(record['srid']))] + ['NULL' if record[key] is None else repr(float(record[key]))
+                                           for key in ('west', 'south', 'east', 'north')] + [str(int(record['row_count']))]
+    return '\n'.join([
+        'BEGIN;',
+        'DROP TABLE IF EXISTS %s.%s;' % (quote_ident(schemas['tables']), quote_ident(record['name'])),
+        'ALTER TABLE %s.%s SET SCHEMA %s;' % (quote_ident(schemas['staging']), quote_ident(record['name']),
+                                              quote_ident(schemas['tables'])),
+        'INSERT INTO %s (%s) VALUES (%s)' % (state, ', '.join(STATE_COLUMNS), ', '.join(values)),
+        '  ON CONFLICT (name) DO UPDATE SET %s;' % ', '.join('%s = EXCLUDED.%s' % (c, c) for c in STATE_COLUMNS[1:]),
+        'COMMIT;'])
+
+
+def prepare(db, schemas):
+    db.sql('CREATE SCHEMA IF NOT EXISTS %s; CREATE SCHEMA IF NOT EXISTS %s; CREATE TABLE IF NOT EXISTS %s.datasets ('
+           'name text PRIMARY KEY, sha256 text NOT NULL, loaded_at timestamptz NOT NULL, geometry_type text NOT NULL, '
+           'srid integer NOT NULL, west double precision, south double precision, east double precision, '
+           'north double precision, row_count bigint NOT NULL)'
+           % (quote_ident(schemas['tables']), quote_ident(schemas['state']), quote_ident(schemas['state'])))
+
+
+def drop_one(db, schemas, name):
+    db.sql('BEGIN; DROP TABLE IF EXISTS %s.%s; DELETE FROM %s.datasets WHERE name = %s; COMMIT;' % (
+        quote_ident(schemas['tables']), quote_ident(name), quote_ident(schemas['state']), quote_literal(name)))
+    log('%s: table %s.%s dropped (state absent)' % (name, schemas['tables'], name))
+
+
+def layers_of(wanted, db, schemas):
+    records, tables = read_state(db, schemas)
+    return [layer_description(records[d['name']], d.get('title')) for d in wanted
+            if d['state'] == 'present' and d['name'] in records and d['name'] in tables]
+
+
+def run(command, spec, db):
+    schemas, wanted = names(spec['schema']), spec['datasets']
+    records, tables = read_state(db, schemas)
+    plan = plan_changes(wanted, records, tables)
+    result = dict(plan, changed=bool(plan['load'] or plan['drop']), loaded=[], dropped=[])
+    if command == 'plan' or not result['changed']:
+        result['layers'] = [layer_description(records[d['name']], d.get('title')) for d in wanted
+                            if d['name'] in plan['unchanged']]
+        return result
+    by_name = dict((d['name'], d) for d in wanted)
+    problems, srs_named = [], {}
+    for name in plan['load']:
+        try:
+            srs_named[name] = check_source(db, by_name[name])
+        except Refused as why:
+            problems.append('%s: %s' % (name, why))
+    if problems:
+        raise Refused('; '.join(problems))
+    prepare(db, schemas)
+    for name in plan['load']:
+        try:
+            load_one(db, by_name[name], schemas, srs_named[name])
+        except Refused as why:
+            raise Refused('%s: %s (loaded before it: %s)' % (name, why, ', '.join(result['loaded']) or 'none'))
+        result['loaded'].append(name)
+    for name in plan['drop']:
+        drop_one(db, schemas, name)
+        result['dropped'].append(name)
+    result['layers'] = layers_of(wanted, db, schemas)
+    return result
+
+
+def main(argv):
+    if len(argv) != 2 or argv[1] not in ('plan', 'load'):
+        sys.stderr.write('usage: kargo-data plan|load < spec.json\n')
+        return 2
+    try:
+        result = run(argv[1], json.load(sys.stdin), Database(os.environ))
+    except Refused as why:
+        print(json.dumps({'failed': True, 'msg': str(why)}))
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))

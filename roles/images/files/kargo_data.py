@@ -1,0 +1,1 @@
+../../datasets/files/kargo_data.py

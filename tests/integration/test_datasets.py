@@ -1,0 +1,237 @@
+"""The user's own data (kargo_datasets) published by a stack on this host (compose mode):
+files made here (GeoJSON with mixed single and multi polygons, a NULL geometry and
+non-ASCII text; a CSV in EPSG:3857; a two-layer GeoPackage in EPSG:2154; a zipped
+Shapefile), loaded into PostGIS by site.yml, served by QGIS Server through the proxy
+(WMS, WFS, OGC API Features), read with OWSLib, Pillow and psql."""
+import json
+import math
+import os
+import shutil
+import subprocess
+import zipfile
+
+import pytest
+
+from kargo_testlib import built_names, container_ids, engine, run_playbook
+from stack_checks import get, png_variance
+
+PREFIX = 'kargo-data'
+ROOT_DIR = '/tmp/kargo-data'
+HTTPS_PORT = 19443
+BASE = 'https://localhost:%d' % HTTPS_PORT
+SCHEMA = 'kargo_data'
+SERVICES = ('postgis', 'qgis-server', 'proxy')
+
+# Lyon, where every dataset here is (EPSG:4326)
+PARK = [[4.84, 45.77], [4.86, 45.77], [4.86, 45.79], [4.84, 45.79], [4.84, 45.77]]
+PARKS = [
+    ({'name': "Parc de la Tête d'Or"}, {'type': 'Polygon', 'coordinates': [PARK]}),
+    ({'name': 'Łazienki Królewskie'}, {'type': 'MultiPolygon', 'coordinates': [
+        [[[4.80, 45.74], [4.82, 45.74], [4.82, 45.76], [4.80, 45.74]]],
+        [[[4.88, 45.74], [4.90, 45.74], [4.90, 45.76], [4.88, 45.74]]]]}),
+    ({'name': 'Ohne Geometrie: Ä'}, None),
+]
+# EPSG:3857 around the parks, and far from them (the Pacific)
+OVER_DATA_3857 = (530000, 5735000, 550000, 5750000)
+OUTSIDE_3857 = (-15000000, -1000000, -14000000, 0)
+
+
+def mercator(lon, lat):
+    return lon * 20037508.342789244 / 180, math.log(math.tan((90 + lat) * math.pi / 360)) * 6378137
+
+
+def feature_collection(features):
+    return {'type': 'FeatureCollection',
+            'features': [{'type': 'Feature', 'properties': props, 'geometry': geometry} for props, geometry in features]}
+
+
+def gdal(folder, *argv):
+    """ogr2ogr (or another GDAL program) of the tools image, on `folder`."""
+    done = subprocess.run(['docker', 'run', '--rm', '--user', '0:0', '--volume', '%s:/w' % folder, '--workdir', '/w',
+                           built_names()['tools']] + list(argv), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def write_pois(folder, names):
+    lines = ['id,name,x,y'] + ['%d,%s,%.2f,%.2f' % ((i + 1, name) + mercator(4.83 + i * 0.01, 45.76))
+                                for i, name in enumerate(names)]
+    (folder / 'pois.csv').write_text('\n'.join(lines) + '\n', encoding='utf-8')
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+    return make_files(tmp_path_factory.mktemp('datasets'))
+
+
+def make_files(folder):
+    os.chmod(str(folder), 0o755)
+    (folder / 'parks.geojson').write_text(json.dumps(feature_collection(PARKS), ensure_ascii=False), encoding='utf-8')
+    write_pois(folder, ['Café Olé', 'Brasserie Georges'])
+    (folder / 'rivers.geojson').write_text(json.dumps(feature_collection([
+        ({'name': 'Rhône'}, {'type': 'LineString', 'coordinates': [[4.83, 45.70], [4.85, 45.80]]}),
+        ({'name': 'Saône'}, {'type': 'LineString', 'coordinates': [[4.81, 45.80], [4.82, 45.74]]})])))
+    (folder / 'lakes.geojson').write_text(json.dumps(feature_collection([
+        ({'name': 'Grand Large'}, {'type': 'Polygon', 'coordinates': [PARK]})])))
+    gdal(str(folder), 'ogr2ogr', '-f', 'GPKG', '-t_srs', 'EPSG:2154', '-nln', 'rivers', 'places.gpkg', 'rivers.geojson')
+    gdal(str(folder), 'ogr2ogr', '-f', 'GPKG', '-update', '-t_srs', 'EPSG:2154', '-nln', 'lakes', 'places.gpkg', 'lakes.geojson')
+    gdal(str(folder), 'ogr2ogr', '-f', 'ESRI Shapefile', '-lco', 'ENCODING=UTF-8', 'zones.shp', 'lakes.geojson')
+    with zipfile.ZipFile(str(folder / 'zones.zip'), 'w') as archive:
+        for extension in ('shp', 'shx', 'dbf', 'prj', 'cpg'):
+            archive.write(str(folder / ('zones.' + extension)), 'zones.' + extension)
+    return folder
+
+
+def datasets(folder, *more):
+    return [{'name': 'parks', 'path': str(folder / 'parks.geojson'), 'title': 'Parcs de Lyon'},
+            {'name': 'pois', 'path': str(folder / 'pois.csv'), 'srs': 'EPSG:3857'},
+            {'name': 'rivers', 'path': str(folder / 'places.gpkg'), 'layer': 'rivers'},
+            {'name': 'zones', 'path': str(folder / 'zones.zip')}] + list(more)
+
+
+def settings(folder, *more):
+    return {
+        'kargo_prefix': PREFIX, 'kargo_root': ROOT_DIR, 'kargo_secrets_dir': ROOT_DIR + '-secrets',
+        'kargo_http_port': 19080, 'kargo_https_port': HTTPS_PORT,
+        'kargo_services': ['postgis', 'qgis_server', 'proxy'], 'kargo_sample_data': False,
+        'kargo_backup_schedule': '', 'kargo_backup_pitr': False,
+        'kargo_datasets': datasets(folder, *more),
+    }
+
+
+def containers():
+    return dict((service, container_ids('%s-%s' % (PREFIX, service))) for service in SERVICES)
+
+
+def started_at():
+    return dict((c.name, c.attrs['State']['StartedAt']) for c in engine().containers.list(
+        filters={'label': 'org.geostack.kargo.prefix=%s' % PREFIX}))
+
+
+def sql(query):
+    container = engine().containers.list(filters={'label': 'com.docker.compose.project=%s-postgis' % PREFIX})[0]
+    code, output = container.exec_run(['psql', '-h', '127.0.0.1', '-U', 'kargo', '-d', 'gis', '-tAX', '-c', query],
+                                      environment={'PGPASSWORD': open(ROOT_DIR + '-secrets/db_password').read().strip()})
+    assert code == 0, output
+    return output.decode('utf-8').strip()
+
+
+def loaded_at():
+    return json.loads(sql('SELECT json_object_agg(name, loaded_at) FROM %s_state.datasets' % SCHEMA))
+
+
+def getmap(layer, bbox):
+    answer = get(BASE, '/qgis/', params={'SERVICE': 'WMS', 'VERSION': '1.3.0', 'REQUEST': 'GetMap', 'LAYERS': layer,
+                                         'STYLES': '', 'CRS': 'EPSG:3857', 'BBOX': ','.join(str(v) for v in bbox),
+                                         'WIDTH': 256, 'HEIGHT': 256, 'FORMAT': 'image/png', 'TRANSPARENT': 'false'})
+    assert answer.status_code == 200 and answer.content.startswith(b'\x89PNG'), answer.content[:300]
+    return answer.content
+
+
+def wfs_names(layer):
+    answer = get(BASE, '/qgis/', params={'SERVICE': 'WFS', 'VERSION': '1.1.0', 'REQUEST': 'GetFeature', 'TYPENAME': layer,
+                                         'OUTPUTFORMAT': 'application/vnd.geo+json'})
+    assert answer.status_code == 200, answer.text[:500]
+    return sorted(f['properties']['name'] for f in answer.json()['features'])
+
+
+@pytest.fixture(scope='module')
+def stack(data_dir):
+    run_playbook('playbooks/remove.yml', dict(settings(data_dir), kargo_remove_volumes=True))
+    shutil.rmtree(ROOT_DIR, ignore_errors=True)
+    first = run_playbook('site.yml', settings(data_dir))
+    assert first.rc == 0, first.explain()
+    print('\ncold deploy with 4 datasets: %.1f s' % first.seconds)
+    yield first
+    removed = run_playbook('playbooks/remove.yml', dict(settings(data_dir), kargo_remove_volumes=True))
+    assert removed.rc == 0, removed.explain()
+
+
+def test_each_dataset_is_a_table_of_one_geometry_type_in_its_srid(stack):
+    described = sql("SELECT string_agg(f_table_name || ' ' || type || ' ' || srid, ', ' ORDER BY f_table_name) "
+                    "FROM geometry_columns WHERE f_table_schema = '%s'" % SCHEMA)
+    # parks mixes polygons and multipolygons: promoted; the others keep their single type
+    assert described == 'parks MULTIPOLYGON 4326, pois POINT 3857, rivers LINESTRING 2154, zones POLYGON 4326'
+    assert sql('SELECT count(*), count(geom) FROM %s.parks' % SCHEMA) == '3|2'
+    assert sql("SELECT count(*) FROM pg_indexes WHERE schemaname = '%s' AND indexdef LIKE '%%gist%%'" % SCHEMA) == '4'
+
+
+def test_wms_lists_every_dataset_and_draws_it_where_it_is(stack):
+    capabilities = get(BASE, '/qgis/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities').text
+    for name in ('parks', 'pois', 'rivers', 'zones'):
+        assert '<Name>%s</Name>' % name in capabilities, name
+    assert '<Title>Parcs de Lyon</Title>' in capabilities
+    for name in ('parks', 'pois', 'rivers', 'zones'):
+        assert png_variance(getmap(name, OVER_DATA_3857)) > 50, name
+        assert png_variance(getmap(name, OUTSIDE_3857)) == 0, name
+
+
+def test_wfs_and_ogc_api_features_return_the_features_with_their_text_intact(stack):
+    assert wfs_names('parks') == sorted(props['name'] for props, _geometry in PARKS)
+    assert wfs_names('rivers') == ['Rhône', 'Saône']
+    items = get(BASE, '/qgis/wfs3/collections/pois/items.json')
+    assert items.status_code == 200, items.text[:500]
+    assert sorted(f['properties']['name'] for f in items.json()['features']) == ['Brasserie Georges', 'Café Olé']
+
+
+def test_a_second_run_changes_nothing(stack, data_dir):
+    before, started = containers(), started_at()
+    again = run_playbook('site.yml', settings(data_dir))
+    assert again.rc == 0, again.explain()
+    assert again.stats()['changed'] == 0, again.changed_tasks()
+    assert containers() == before and started_at() == started
+
+
+def test_a_changed_file_reloads_its_table_only_and_restarts_nothing(stack, data_dir):
+    before, started, loaded = containers(), started_at(), loaded_at()
+    write_pois(data_dir, ['Café Olé', 'Brasserie Georges', 'Bouchon Ça Va'])
+    try:
+        changed = run_playbook('playbooks/data.yml', settings(data_dir))
+        assert changed.rc == 0, changed.explain()
+        after = loaded_at()
+        assert [name for name in sorted(after) if after[name] != loaded[name]] == ['pois']
+        assert containers() == before and started_at() == started
+        items = get(BASE, '/qgis/wfs3/collections/pois/items.json').json()
+        assert 'Bouchon Ça Va' in [f['properties']['name'] for f in items['features']]
+    finally:
+        write_pois(data_dir, ['Café Olé', 'Brasserie Georges'])
+
+
+def test_bad_entries_are_refused_on_the_controller_before_anything_runs(stack, data_dir):
+    bad = run_playbook('playbooks/data.yml', settings(data_dir, {'name': 'Lakes', 'path': str(data_dir / 'nope.gpkg')},
+                                                       {'name': 'parks', 'path': str(data_dir / 'lakes.geojson')}))
+    assert bad.rc != 0
+    failures = ' '.join(bad.failure_messages())
+    assert "kargo_datasets[4] (Lakes): name 'Lakes' is not a lower-case identifier" in failures
+    assert 'kargo_datasets[4] (Lakes): path %s/nope.gpkg is not a file on the controller' % data_dir in failures
+    assert 'kargo_datasets[5] (parks): name parks is used twice (also kargo_datasets[0])' in failures
+    assert bad.stats()['changed'] == 0
+
+
+def test_files_gdal_cannot_load_are_refused_before_any_load_and_the_data_stays_served(stack, data_dir):
+    (data_dir / 'broken.gpkg').write_bytes(b'this is no GeoPackage')
+    loaded = loaded_at()
+    bad = run_playbook('playbooks/data.yml', settings(
+        data_dir, {'name': 'broken', 'path': str(data_dir / 'broken.gpkg')},
+        {'name': 'lakes', 'path': str(data_dir / 'places.gpkg'), 'layer': 'nope'},
+        {'name': 'reprojected', 'path': str(data_dir / 'lakes.geojson'), 'srs': 'EPSG:999999'},
+        {'name': 'both', 'path': str(data_dir / 'places.gpkg')}))
+    assert bad.rc != 0
+    failures = ' '.join(bad.failure_messages())
+    assert 'broken: GDAL cannot open it' in failures, failures
+    assert 'lakes: has no layer nope (its layers: rivers, lakes)' in failures, failures
+    assert 'reprojected: srs EPSG:999999 is not an SRS GDAL knows' in failures, failures
+    assert 'both: has 2 layers (rivers, lakes): name one with layer' in failures, failures
+    assert loaded_at() == loaded
+    assert wfs_names('parks') == sorted(props['name'] for props, _geometry in PARKS)
+
+
+def test_state_absent_drops_the_table_and_unpublishes_it(stack, data_dir):
+    entries = settings(data_dir)
+    entries['kargo_datasets'][3] = {'name': 'zones', 'state': 'absent'}
+    dropped = run_playbook('playbooks/data.yml', entries)
+    assert dropped.rc == 0, dropped.explain()
+    assert sql("SELECT to_regclass('%s.zones') IS NULL" % SCHEMA) == 't'
+    capabilities = get(BASE, '/qgis/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities').text
+    assert '<Name>zones</Name>' not in capabilities and '<Name>parks</Name>' in capabilities
+    again = run_playbook('playbooks/data.yml', entries)
+    assert again.rc == 0 and again.stats()['changed'] == 0, again.changed_tasks()

@@ -1,0 +1,182 @@
+"""The pure parts of the datasets: the entries checked on the controller
+(module_utils/datasets.py) and the loader's decisions (roles/datasets/files/kargo_data.py)."""
+import importlib.util
+import os
+
+import pytest
+
+from ansible_collections.geostack.kargo.plugins.module_utils.datasets import qgis_layer, read_datasets
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SPEC = importlib.util.spec_from_file_location('kargo_data', os.path.join(ROOT, 'roles', 'datasets', 'files', 'kargo_data.py'))
+kargo_data = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(kargo_data)
+
+QML = ('<!DOCTYPE qgis><qgis version="3.40"><renderer-v2 type="singleSymbol"><symbols/></renderer-v2></qgis>')
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / 'roads.geojson').write_text('{"type": "FeatureCollection", "features": []}')
+    for extension in ('shp', 'dbf', 'shx', 'prj'):
+        (tmp_path / ('parks.' + extension)).write_bytes(b'x' + extension.encode())
+    (tmp_path / 'other.dbf').write_bytes(b'not a sidecar')
+    (tmp_path / 'style.qml').write_text(QML)
+    return tmp_path
+
+
+def test_a_good_entry_is_described_with_its_files_and_hash(files):
+    datasets, errors = read_datasets([{'name': 'parks', 'path': 'parks.shp', 'title': 'Parks'},
+                                      {'name': 'roads', 'path': str(files / 'roads.geojson'), 'style': 'style.qml'}],
+                                     str(files))
+    assert errors == []
+    parks, roads = datasets
+    assert [os.path.basename(path) for path in parks['files']] == ['parks.dbf', 'parks.prj', 'parks.shp', 'parks.shx']
+    assert parks['source'] == '/data/parks/parks.shp' and parks['title'] == 'Parks'
+    assert roads['title'] == 'roads' and roads['renderer'].startswith('<renderer-v2 type="singleSymbol">')
+    assert len(parks['sha256']) == 64 and parks['sha256'] != roads['sha256']
+
+
+def test_the_hash_follows_the_bytes_and_the_load_options_only(files):
+    def digest(**entry):
+        return read_datasets([dict({'name': 'roads', 'path': 'roads.geojson'}, **entry)], str(files))[0][0]['sha256']
+    first = digest()
+    assert digest(title='Other title') == first
+    assert digest(srs='EPSG:3857') != first
+    assert digest(layer='roads') != first
+    (files / 'roads.geojson').write_text('{"type": "FeatureCollection", "features": [] }')
+    assert digest() != first
+
+
+def test_a_zip_is_read_through_vsizip(files):
+    (files / 'parks.zip').write_bytes(b'PK')
+    datasets, errors = read_datasets([{'name': 'parks', 'path': 'parks.zip'}], str(files))
+    assert errors == [] and datasets[0]['source'] == '/vsizip//data/parks/parks.zip'
+
+
+@pytest.mark.parametrize('entry, message', [
+    ({'name': 'Roads', 'path': 'roads.geojson'}, "kargo_datasets[0] (Roads): name 'Roads' is not a lower-case identifier"),
+    ({'name': '1roads', 'path': 'roads.geojson'}, "name '1roads' is not a lower-case identifier"),
+    ({'name': 'countries', 'path': 'roads.geojson'}, 'kargo_datasets[0] (countries): name countries is taken by the sample layer'),
+    ({'name': 'roads', 'path': 'missing.gpkg'}, 'kargo_datasets[0] (roads): path %(dir)s/missing.gpkg is not a file on the controller'),
+    ({'name': 'roads'}, 'kargo_datasets[0] (roads): path is missing'),
+    ({'name': 'roads', 'path': 'style.qml'}, 'is not a file kind it publishes'),
+    ({'name': 'roads', 'path': 'roads.geojson', 'srs': 'webmercator'}, 'srs webmercator is not an authority code like EPSG:3857'),
+    ({'name': 'roads', 'path': 'roads.geojson', 'style': 'roads.geojson'}, 'style %(dir)s/roads.geojson is not XML'),
+    ({'name': 'roads', 'path': 'roads.geojson', 'style': 'nope.qml'}, 'style %(dir)s/nope.qml is not a file on the controller'),
+    ({'name': 'roads', 'path': 'roads.geojson', 'colour': 'red'}, 'unknown key colour'),
+    ({'name': 'roads', 'path': 'roads.geojson', 'state': 'gone'}, "state 'gone' is not present or absent"),
+    ('roads.geojson', "kargo_datasets[0]: must be a mapping with name and path, not 'roads.geojson'"),
+])
+def test_a_bad_entry_is_refused_naming_the_dataset_and_why(files, entry, message):
+    datasets, errors = read_datasets([entry], str(files), {'countries': 'the sample layer'})
+    assert any(message % {'dir': files} in error for error in errors), errors
+
+
+def test_a_qml_that_is_not_a_style_and_a_shapefile_without_sidecars_are_refused(files):
+    (files / 'map.qml').write_text('<html><body/></html>')
+    (files / 'empty.qml').write_text('<qgis version="3.40"/>')
+    os.unlink(str(files / 'parks.shx'))
+    _, errors = read_datasets([{'name': 'a', 'path': 'roads.geojson', 'style': 'map.qml'},
+                               {'name': 'b', 'path': 'roads.geojson', 'style': 'empty.qml'},
+                               {'name': 'c', 'path': 'parks.shp'}], str(files))
+    assert errors == ['kargo_datasets[0] (a): style %s/map.qml is not a QGIS style (its root element is <html>, not <qgis>)' % files,
+                      'kargo_datasets[1] (b): style %s/empty.qml has no <renderer-v2> (no symbology to apply)' % files,
+                      'kargo_datasets[2] (c): the Shapefile %s/parks.shp has no .shx beside it' % files]
+
+
+def test_a_name_used_twice_and_a_raster_are_refused_and_every_error_is_reported(files):
+    (files / 'dem.tif').write_bytes(b'II*')
+    _, errors = read_datasets([{'name': 'roads', 'path': 'roads.geojson'}, {'name': 'roads', 'path': 'parks.shp'},
+                               {'name': 'dem', 'path': 'dem.tif'}], str(files))
+    assert errors[0] == 'kargo_datasets[1] (roads): name roads is used twice (also kargo_datasets[0])'
+    assert 'kargo_datasets[2] (dem): %s/dem.tif is a raster' % files in errors[1]
+
+
+def test_an_absent_entry_needs_no_file():
+    datasets, errors = read_datasets([{'name': 'old', 'state': 'absent'}], '/nowhere')
+    assert errors == [] and datasets[0]['state'] == 'absent'
+
+
+def test_not_a_list_is_refused():
+    assert read_datasets({'name': 'x'}, '.')[1] == ["kargo_datasets: must be a list of {name, path} entries, not {'name': 'x'}"]
+
+
+def test_the_plan_loads_what_changed_or_lost_its_table_and_drops_what_is_absent():
+    wanted = [{'name': 'a', 'state': 'present', 'sha256': '1'}, {'name': 'b', 'state': 'present', 'sha256': '2'},
+              {'name': 'c', 'state': 'present', 'sha256': '3'}, {'name': 'd', 'state': 'present', 'sha256': '4'},
+              {'name': 'e', 'state': 'absent'}, {'name': 'f', 'state': 'absent'}]
+    recorded = {'a': {'sha256': '1'}, 'b': {'sha256': 'old'}, 'c': {'sha256': '3'}, 'e': {'sha256': '5'}}
+    plan = kargo_data.plan_changes(wanted, recorded, {'a', 'b', 'e'})
+    assert plan == {'load': ['b', 'c', 'd'], 'drop': ['e'], 'unchanged': ['a']}
+
+
+@pytest.mark.parametrize('kinds, target', [
+    (['POLYGON'], ('POLYGON', False)),
+    (['POLYGON', 'MULTIPOLYGON'], ('MULTIPOLYGON', True)),
+    (['MULTILINESTRING'], ('MULTILINESTRING', False)),
+    (['POINT'], ('POINT', False)),
+])
+def test_single_geometries_are_promoted_only_where_the_layer_mixes_them(kinds, target):
+    assert kargo_data.geometry_target(kinds) == target
+
+
+@pytest.mark.parametrize('kinds, message', [
+    ([], 'holds no geometry to publish'),
+    (['POINT', 'POLYGON'], 'mixes geometry kinds (POINT, POLYGON)'),
+    (['GEOMETRYCOLLECTION'], 'mixes geometry kinds (GEOMETRYCOLLECTION)'),
+])
+def test_a_layer_without_one_kind_of_geometry_is_refused(kinds, message):
+    with pytest.raises(kargo_data.Refused, match=message.replace('(', r'\(').replace(')', r'\)')):
+        kargo_data.geometry_target(kinds)
+
+
+def test_srs_options_reproject_or_assign():
+    assert kargo_data.srs_options(True, '') == []
+    assert kargo_data.srs_options(True, 'EPSG:3857') == ['-t_srs', 'EPSG:3857']
+    assert kargo_data.srs_options(False, '') == ['-a_srs', 'EPSG:4326']
+    assert kargo_data.srs_options(False, 'EPSG:2154') == ['-a_srs', 'EPSG:2154']
+
+
+def test_ogr2ogr_loads_one_layer_into_staging_with_a_generic_geometry_column():
+    argv = kargo_data.ogr2ogr_argv({'name': 'pois', 'source': '/data/pois/pois.csv', 'layer': 'pois', 'srs': ''},
+                                   'kargo_data_staging', False)
+    assert argv[:6] == ['ogr2ogr', '-f', 'PostgreSQL', 'PG:', '/data/pois/pois.csv', 'pois']
+    assert '-oo' in argv and 'GEOM_POSSIBLE_NAMES=wkt,geom,geometry,the_geom' in argv
+    assert argv[argv.index('-nlt') + 1] == 'GEOMETRY' and 'SCHEMA=kargo_data_staging' in argv
+    assert argv[-2:] == ['-a_srs', 'EPSG:4326']
+
+
+@pytest.mark.parametrize('info, dataset, answer', [
+    ({'layers': [{'name': 'a', 'geometryFields': [{'coordinateSystem': {'wkt': 'x'}}]}]}, {}, (None, True)),
+    ({'layers': [{'name': 'a', 'geometryFields': [{}]}]}, {}, (None, False)),
+    ({'layers': [{'name': 'a'}, {'name': 'b'}]}, {}, ('has 2 layers (a, b): name one with layer', False)),
+    ({'layers': [{'name': 'a'}, {'name': 'b'}]}, {'layer': 'c'}, ('has no layer c (its layers: a, b)', False)),
+    ({'layers': [{'name': 'a'}, {'name': 'b', 'geometryFields': [{}]}]}, {'layer': 'b'}, (None, False)),
+    ({'layers': [{'name': 'a', 'geometryFields': []}]}, {}, ('layer a has no geometry', False)),
+])
+def test_the_layer_is_chosen_and_checked(info, dataset, answer):
+    assert kargo_data.layer_checks(info, dataset) == answer
+
+
+def test_the_swap_replaces_the_table_and_writes_its_record_in_one_transaction():
+    sql = kargo_data.swap_sql(kargo_data.names('kargo_data'), {
+        'name': 'roads', 'sha256': 'ab', 'geometry_type': 'MULTILINESTRING', 'srid': 2154,
+        'west': 1, 'south': 2, 'east': 3, 'north': None, 'row_count': 7})
+    lines = sql.splitlines()
+    assert lines[0] == 'BEGIN;' and lines[-1] == 'COMMIT;'
+    assert lines[1] == 'DROP TABLE IF EXISTS "kargo_data"."roads";'
+    assert lines[2] == 'ALTER TABLE "kargo_data_staging"."roads" SET SCHEMA "kargo_data";'
+    assert "VALUES ('roads', 'ab', now(), 'MULTILINESTRING', 2154, 1.0, 2.0, 3.0, NULL, 7)" in lines[3]
+
+
+def test_a_layer_for_qgis_has_a_stable_id_its_connection_and_its_style():
+    layer = kargo_data.layer_description({'name': 'roads', 'geometry_type': 'MULTILINESTRING', 'srid': 2154, 'west': None,
+                                          'south': None, 'east': None, 'north': None, 'row_count': 0, 'loaded_at': 't'}, 'Roads')
+    assert layer['extent'] == [-180.0, -90.0, 180.0, 90.0] and layer['qgis_geometry'] == 'Line'
+    described = qgis_layer(layer, [{'name': 'roads', 'renderer': '<renderer-v2/>'}], 'kargo', 'kargo_data')
+    assert described['id'].startswith('roads_') and len(described['id']) == 30
+    assert described == qgis_layer(layer, [{'name': 'roads', 'renderer': '<renderer-v2/>'}], 'kargo', 'kargo_data')
+    assert described['datasource'] == ("service='kargo' sslmode=disable key='fid' srid=2154 type=MultiLineString "
+                                       "checkPrimaryKeyUnicity='0' table=\"kargo_data\".\"roads\" (geom)")
+    assert described['renderer'] == '<renderer-v2/>' and len(described['colour']) == 6
