@@ -1,20 +1,29 @@
 # -*- coding: utf-8 -*-
 # Copyright: geostack.kargo developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the datasets: a loaded dataset as a layer of QGIS Server's project
-(module_utils/datasets.py)."""
+"""Filters of the datasets (module_utils/datasets.py): a loaded dataset as a layer of QGIS
+Server's project; what its MapProxy cache is seeded for."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.geostack.kargo.plugins.module_utils.datasets import qgis_layer
+from ansible_collections.geostack.kargo.plugins.module_utils.datasets import qgis_layer, seed_ids, seeds_due
 
 
 def qgis_dataset_layer(layer, sources, pg_service, schema):
     return qgis_layer(layer, sources, pg_service, schema)
 
 
+def dataset_seed_ids(sources, seed_settings):
+    return seed_ids(sources, seed_settings)
+
+
+def dataset_seeds_due(mark_results, layers, ids):
+    return seeds_due(mark_results, layers, ids)
+
+
 class FilterModule(object):
     def filters(self):
-        return {'qgis_dataset_layer': qgis_dataset_layer}
+        return {'qgis_dataset_layer': qgis_dataset_layer, 'dataset_seed_ids': dataset_seed_ids,
+                'dataset_seeds_due': dataset_seeds_due}

@@ -173,3 +173,34 @@ def qgis_layer(layer, sources, pg_service, schema):
                   'table="%s"."%s" (geom)' % (pg_service, int(layer['srid']), layer['qgis_wkb_type'], schema, layer['name']))
     return dict(layer, id='%s_%s' % (layer['name'], digest[:24]), datasource=datasource, renderer=renderer,
                 colour=digest[:6])
+
+
+def seed_ids(sources, seed_settings):
+    """{dataset name: what its cached tiles are made from, hashed}: its files and load
+    options (sha256), its style, and the cache's settings."""
+    return dict((source['name'], hashlib.sha256(json.dumps(
+        [source.get('sha256', ''), source.get('renderer', ''), seed_settings], sort_keys=True).encode('utf-8')).hexdigest())
+        for source in sources if source.get('state', 'present') == 'present')
+
+
+def seed_marks(lines):
+    """{dataset name: seed id} from `grep -H . <cache>/.kargo-seeded-*` lines."""
+    marks = {}
+    for line in lines:
+        path, _, mark = line.partition(':')
+        name = path.rsplit('/.kargo-seeded-', 1)[-1]
+        if path != name and NAME_PATTERN.match(name):
+            marks[name] = mark.strip()
+    return marks
+
+
+def seeds_due(mark_results, layers, ids):
+    """[{container, dataset}] for each loaded dataset (`layers`) whose cache in a container
+    was not seeded for its current id; `mark_results` are the reads of each container's
+    marks (the container as `item`, the grep lines as `stdout_lines`)."""
+    due = []
+    for result in mark_results:
+        marks = seed_marks(result.get('stdout_lines') or [])
+        due.extend({'container': result['item'], 'dataset': layer} for layer in layers
+                   if marks.get(layer['name']) != ids.get(layer['name']))
+    return due

@@ -2,7 +2,8 @@
 files made here (GeoJSON with mixed single and multi polygons, a NULL geometry and
 non-ASCII text; a CSV in EPSG:3857; a two-layer GeoPackage in EPSG:2154; a zipped
 Shapefile), loaded into PostGIS by site.yml, served by QGIS Server through the proxy
-(WMS, WFS, OGC API Features), read with OWSLib, Pillow and psql."""
+(WMS, WFS, OGC API Features) and cached by MapProxy (WMTS) through the proxy, read with
+Pillow, requests and psql."""
 import json
 import math
 import os
@@ -20,7 +21,7 @@ ROOT_DIR = '/tmp/kargo-data'
 HTTPS_PORT = 19443
 BASE = 'https://localhost:%d' % HTTPS_PORT
 SCHEMA = 'kargo_data'
-SERVICES = ('postgis', 'qgis-server', 'proxy')
+SERVICES = ('postgis', 'qgis-server', 'mapproxy', 'proxy')
 
 # Lyon, where every dataset here is (EPSG:4326)
 PARK = [[4.84, 45.77], [4.86, 45.77], [4.86, 45.79], [4.84, 45.79], [4.84, 45.77]]
@@ -92,7 +93,7 @@ def settings(folder, *more):
     return {
         'kargo_prefix': PREFIX, 'kargo_root': ROOT_DIR, 'kargo_secrets_dir': ROOT_DIR + '-secrets',
         'kargo_http_port': 19080, 'kargo_https_port': HTTPS_PORT,
-        'kargo_services': ['postgis', 'qgis_server', 'proxy'], 'kargo_sample_data': False,
+        'kargo_services': ['postgis', 'qgis_server', 'mapproxy', 'proxy'], 'kargo_sample_data': False,
         'kargo_backup_schedule': '', 'kargo_backup_pitr': False,
         'kargo_datasets': datasets(folder, *more),
     }
@@ -117,6 +118,36 @@ def sql(query):
 
 def loaded_at():
     return json.loads(sql('SELECT json_object_agg(name, loaded_at) FROM %s_state.datasets' % SCHEMA))
+
+
+def tile_xy(lon, lat, zoom):
+    """The WMTS (XYZ) tile of a point."""
+    n = 2 ** zoom
+    y = (1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * n
+    return int((lon + 180) / 360 * n), int(y)
+
+
+def wmts_tile(layer, lon, lat, zoom):
+    x, y = tile_xy(lon, lat, zoom)
+    answer = get(BASE, '/mapproxy/wmts/%s/webmercator/%d/%d/%d.png' % (layer, zoom, x, y))
+    assert answer.status_code == 200 and answer.headers['Content-Type'] == 'image/png', answer.text[:300]
+    return answer.content
+
+
+def mapproxy_exec(command):
+    container = engine().containers.list(filters={'label': 'com.docker.compose.project=%s-mapproxy' % PREFIX})[0]
+    code, output = container.exec_run(['sh', '-c', command])
+    assert code == 0, output
+    return output.decode().strip()
+
+
+def seeded():
+    """{dataset: (what its cache was seeded for, the mtime of its seeded level 0 tile)}."""
+    found = {}
+    for name in ('parks', 'pois', 'rivers', 'zones'):
+        found[name] = mapproxy_exec('cat /mapproxy/cache/.kargo-seeded-%s; stat -c %%Y '
+                                    '/mapproxy/cache/data/%s_cache_EPSG3857/00/000/000/000/000/000/000.png' % (name, name))
+    return found
 
 
 def getmap(layer, bbox):
@@ -173,6 +204,19 @@ def test_wfs_and_ogc_api_features_return_the_features_with_their_text_intact(sta
     assert sorted(f['properties']['name'] for f in items.json()['features']) == ['Brasserie Georges', 'Café Olé']
 
 
+def test_mapproxy_caches_each_dataset_seeded_inside_its_extent(stack):
+    capabilities = get(BASE, '/mapproxy/wmts/1.0.0/WMTSCapabilities.xml').text
+    for name in ('parks', 'pois', 'rivers', 'zones'):
+        assert '<ows:Identifier>%s</ows:Identifier>' % name in capabilities, name
+    assert png_variance(wmts_tile('parks', 4.85, 45.78, 13)) > 50
+    assert png_variance(wmts_tile('parks', -150.0, 10.0, 13)) == 0
+    # levels 0 to mapproxy_seed_max_level (3) seeded (whole metatiles around Lyon), no more
+    listing = mapproxy_exec('cd /mapproxy/cache/data/zones_cache_EPSG3857 && find . -name "*.png" | cut -d/ -f2 | sort | uniq -c')
+    levels = dict((level, int(count)) for count, level in (line.split() for line in listing.splitlines()))
+    assert sorted(levels) == ['00', '01', '02', '03'], listing
+    assert all(marks.split()[0] for marks in seeded().values())
+
+
 def test_a_second_run_changes_nothing(stack, data_dir):
     before, started = containers(), started_at()
     again = run_playbook('site.yml', settings(data_dir))
@@ -182,7 +226,10 @@ def test_a_second_run_changes_nothing(stack, data_dir):
 
 
 def test_a_changed_file_reloads_its_table_only_and_restarts_nothing(stack, data_dir):
-    before, started, loaded = containers(), started_at(), loaded_at()
+    """The new point's WMTS tile, cached blank before, shows it at once: the dataset's cache
+    was dropped and seeded again; the other caches were not touched."""
+    assert png_variance(wmts_tile('pois', 4.85, 45.76, 15)) == 0
+    before, started, loaded, seeds = containers(), started_at(), loaded_at(), seeded()
     write_pois(data_dir, ['Café Olé', 'Brasserie Georges', 'Bouchon Ça Va'])
     try:
         changed = run_playbook('playbooks/data.yml', settings(data_dir))
@@ -192,6 +239,9 @@ def test_a_changed_file_reloads_its_table_only_and_restarts_nothing(stack, data_
         assert containers() == before and started_at() == started
         items = get(BASE, '/qgis/wfs3/collections/pois/items.json').json()
         assert 'Bouchon Ça Va' in [f['properties']['name'] for f in items['features']]
+        assert png_variance(wmts_tile('pois', 4.85, 45.76, 15)) > 1  # a small point: blank is 0
+        reseeded = seeded()
+        assert [name for name in sorted(seeds) if reseeded[name] != seeds[name]] == ['pois']
     finally:
         write_pois(data_dir, ['Café Olé', 'Brasserie Georges'])
 

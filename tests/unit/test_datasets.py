@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.geostack.kargo.plugins.module_utils.datasets import qgis_layer, read_datasets
+from ansible_collections.geostack.kargo.plugins.module_utils.datasets import qgis_layer, read_datasets, seed_ids, seeds_due
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SPEC = importlib.util.spec_from_file_location('kargo_data', os.path.join(ROOT, 'roles', 'datasets', 'files', 'kargo_data.py'))
@@ -180,3 +180,23 @@ def test_a_layer_for_qgis_has_a_stable_id_its_connection_and_its_style():
     assert described['datasource'] == ("service='kargo' sslmode=disable key='fid' srid=2154 type=MultiLineString "
                                        "checkPrimaryKeyUnicity='0' table=\"kargo_data\".\"roads\" (geom)")
     assert described['renderer'] == '<renderer-v2/>' and len(described['colour']) == 6
+
+
+def test_a_seed_id_follows_the_data_the_style_and_the_cache_settings():
+    sources = [{'name': 'a', 'sha256': '1', 'renderer': ''}, {'name': 'b', 'sha256': '2', 'renderer': '<r/>'},
+               {'name': 'gone', 'state': 'absent'}]
+    ids = seed_ids(sources, {'max_level': 3})
+    assert sorted(ids) == ['a', 'b']
+    assert seed_ids(sources, {'max_level': 3}) == ids
+    assert seed_ids(sources, {'max_level': 4})['a'] != ids['a']
+    assert seed_ids([{'name': 'a', 'sha256': '1', 'renderer': '<r/>'}], {'max_level': 3})['a'] != ids['a']
+
+
+def test_the_caches_seeded_for_another_id_are_due_in_each_container():
+    layers = [{'name': 'a'}, {'name': 'b'}]
+    ids = {'a': 'id-a', 'b': 'id-b'}
+    results = [{'item': {'id': 'one'}, 'stdout_lines': ['/mapproxy/cache/.kargo-seeded-a:id-a', '/mapproxy/cache/.kargo-seeded-b:old']},
+               {'item': {'id': 'two'}, 'stdout_lines': []}]
+    due = seeds_due(results, layers, ids)
+    assert [(one['container']['id'], one['dataset']['name']) for one in due] == [('one', 'b'), ('two', 'a'), ('two', 'b')]
+    assert seeds_due(results[:1], layers[:1], ids) == []
