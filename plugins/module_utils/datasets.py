@@ -172,7 +172,7 @@ def qgis_layer(layer, sources, pg_service, schema):
     datasource = ("service='%s' sslmode=disable key='fid' srid=%d type=%s checkPrimaryKeyUnicity='0' "
                   'table="%s"."%s" (geom)' % (pg_service, int(layer['srid']), layer['qgis_wkb_type'], schema, layer['name']))
     return dict(layer, id='%s_%s' % (layer['name'], digest[:24]), datasource=datasource, renderer=renderer,
-                colour=digest[:6])
+                colour=layer_colour(layer['name']))
 
 
 def seed_ids(sources, seed_settings):
@@ -204,3 +204,48 @@ def seeds_due(mark_results, layers, ids):
         due.extend({'container': result['item'], 'dataset': layer} for layer in layers
                    if marks.get(layer['name']) != ids.get(layer['name']))
     return due
+
+
+def layer_colour(name):
+    """The colour of a dataset without a style, the same in QGIS Server and the vector style."""
+    return hashlib.md5(name.encode('utf-8')).hexdigest()[:6]
+
+
+def tileserver_style(layer):
+    """The MapLibre style of a dataset's vector tiles (source and source-layer: its name),
+    drawn in its colour; no text (the image ships no glyphs)."""
+    name, colour = layer['name'], '#' + layer_colour(layer['name'])
+    west, south, east, north = layer['extent']
+    kind = layer['qgis_geometry']
+    if kind == 'Polygon':
+        drawn = [{'id': name + '-fill', 'type': 'fill', 'paint': {'fill-color': colour, 'fill-opacity': 0.8}},
+                 {'id': name + '-outline', 'type': 'line', 'paint': {'line-color': '#282828', 'line-width': 1}}]
+    elif kind == 'Line':
+        drawn = [{'id': name + '-line', 'type': 'line', 'layout': {'line-join': 'round'},
+                  'paint': {'line-color': colour, 'line-width': 3}}]
+    else:
+        drawn = [{'id': name + '-circle', 'type': 'circle',
+                  'paint': {'circle-color': colour, 'circle-radius': 6, 'circle-stroke-color': '#282828',
+                            'circle-stroke-width': 1}}]
+    for one in drawn:
+        one.update({'source': name, 'source-layer': name})
+    return {'version': 8, 'name': layer.get('title') or name, 'metadata': {'geostack.kargo': 'dataset ' + name},
+            'center': [(west + east) / 2.0, (south + north) / 2.0], 'zoom': 10,
+            'sources': {name: {'type': 'vector', 'url': 'mbtiles://{%s}' % name}}, 'layers': drawn}
+
+
+def tileserver_entries(layers):
+    """TileServer GL's config.json entries of the datasets: a style and a data source each."""
+    styles, data = {}, {}
+    for layer in layers:
+        west, south, east, north = layer['extent']
+        styles[layer['name']] = {'style': layer['name'] + '.json', 'serve_rendered': False,
+                                 'tilejson': {'bounds': [west, south, east, north]}}
+        data[layer['name']] = {'mbtiles': layer['name'] + '.mbtiles'}
+    return {'styles': styles, 'data': data}
+
+
+def tileserver_style_files(layers):
+    """render_files entries of the datasets' styles: styles/<name>.json."""
+    return [{'path': 'styles/%s.json' % layer['name'], 'content': json.dumps(tileserver_style(layer), indent=2) + '\n'}
+            for layer in layers]

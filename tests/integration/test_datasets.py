@@ -2,8 +2,9 @@
 files made here (GeoJSON with mixed single and multi polygons, a NULL geometry and
 non-ASCII text; a CSV in EPSG:3857; a two-layer GeoPackage in EPSG:2154; a zipped
 Shapefile), loaded into PostGIS by site.yml, served by QGIS Server through the proxy
-(WMS, WFS, OGC API Features) and cached by MapProxy (WMTS) through the proxy, read with
-Pillow, requests and psql."""
+(WMS, WFS, OGC API Features), cached by MapProxy (WMTS) and as vector tiles by
+TileServer GL, through the proxy, read with Pillow, a vector tile decoder, requests and
+psql."""
 import json
 import math
 import os
@@ -11,6 +12,7 @@ import shutil
 import subprocess
 import zipfile
 
+import mapbox_vector_tile
 import pytest
 
 from kargo_testlib import built_names, container_ids, engine, run_playbook
@@ -21,7 +23,7 @@ ROOT_DIR = '/tmp/kargo-data'
 HTTPS_PORT = 19443
 BASE = 'https://localhost:%d' % HTTPS_PORT
 SCHEMA = 'kargo_data'
-SERVICES = ('postgis', 'qgis-server', 'mapproxy', 'proxy')
+SERVICES = ('postgis', 'qgis-server', 'mapproxy', 'tileserver-gl', 'proxy')
 
 # Lyon, where every dataset here is (EPSG:4326)
 PARK = [[4.84, 45.77], [4.86, 45.77], [4.86, 45.79], [4.84, 45.79], [4.84, 45.77]]
@@ -93,7 +95,7 @@ def settings(folder, *more):
     return {
         'kargo_prefix': PREFIX, 'kargo_root': ROOT_DIR, 'kargo_secrets_dir': ROOT_DIR + '-secrets',
         'kargo_http_port': 19080, 'kargo_https_port': HTTPS_PORT,
-        'kargo_services': ['postgis', 'qgis_server', 'mapproxy', 'proxy'], 'kargo_sample_data': False,
+        'kargo_services': ['postgis', 'qgis_server', 'mapproxy', 'tileserver_gl', 'proxy'], 'kargo_sample_data': False,
         'kargo_backup_schedule': '', 'kargo_backup_pitr': False,
         'kargo_datasets': datasets(folder, *more),
     }
@@ -132,6 +134,19 @@ def wmts_tile(layer, lon, lat, zoom):
     answer = get(BASE, '/mapproxy/wmts/%s/webmercator/%d/%d/%d.png' % (layer, zoom, x, y))
     assert answer.status_code == 200 and answer.headers['Content-Type'] == 'image/png', answer.text[:300]
     return answer.content
+
+
+def vector_tile(layer, lon, lat, zoom):
+    x, y = tile_xy(lon, lat, zoom)
+    answer = get(BASE, '/tiles/data/%s/%d/%d/%d.pbf' % (layer, zoom, x, y))
+    assert answer.status_code == 200, answer.text[:300]
+    return mapbox_vector_tile.decode(answer.content)
+
+
+def mbtiles_stamps():
+    folder = ROOT_DIR + '/tileserver_gl/data'
+    return dict((name, open(os.path.join(folder, name)).read()) for name in sorted(os.listdir(folder))
+                if name.endswith('.mbtiles.build'))
 
 
 def mapproxy_exec(command):
@@ -217,6 +232,20 @@ def test_mapproxy_caches_each_dataset_seeded_inside_its_extent(stack):
     assert all(marks.split()[0] for marks in seeded().values())
 
 
+def test_tileserver_serves_each_dataset_as_vector_tiles_with_its_tilejson_and_style(stack):
+    decoded = vector_tile('parks', 4.85, 45.78, 13)
+    assert "Parc de la Tête d'Or" in [f['properties'].get('name') for f in decoded['parks']['features']]
+    rivers = vector_tile('rivers', 4.84, 45.75, 10)['rivers']['features']
+    assert sorted(f['properties']['name'] for f in rivers) == ['Rhône', 'Saône']
+    tilejson = get(BASE, '/tiles/data/pois.json').json()
+    assert tilejson['tiles'][0].startswith(BASE + '/tiles/data/pois/'), tilejson
+    assert tilejson['maxzoom'] == 14
+    style = get(BASE, '/tiles/styles/zones/style.json').json()
+    assert style['version'] == 8 and [l['source-layer'] for l in style['layers']] == ['zones', 'zones']
+    assert sorted(mbtiles_stamps()) == ['parks.mbtiles.build', 'pois.mbtiles.build', 'rivers.mbtiles.build',
+                                        'zones.mbtiles.build']
+
+
 def test_a_second_run_changes_nothing(stack, data_dir):
     before, started = containers(), started_at()
     again = run_playbook('site.yml', settings(data_dir))
@@ -227,16 +256,25 @@ def test_a_second_run_changes_nothing(stack, data_dir):
 
 def test_a_changed_file_reloads_its_table_only_and_restarts_nothing(stack, data_dir):
     """The new point's WMTS tile, cached blank before, shows it at once: the dataset's cache
-    was dropped and seeded again; the other caches were not touched."""
+    was dropped and seeded again; the other caches were not touched. Its vector tiles are
+    made again (the others not), and TileServer GL, which keeps its MBTiles open, is the
+    one container recreated."""
     assert png_variance(wmts_tile('pois', 4.85, 45.76, 15)) == 0
-    before, started, loaded, seeds = containers(), started_at(), loaded_at(), seeded()
+    before, started, loaded, seeds, stamps = containers(), started_at(), loaded_at(), seeded(), mbtiles_stamps()
     write_pois(data_dir, ['Café Olé', 'Brasserie Georges', 'Bouchon Ça Va'])
     try:
         changed = run_playbook('playbooks/data.yml', settings(data_dir))
         assert changed.rc == 0, changed.explain()
         after = loaded_at()
         assert [name for name in sorted(after) if after[name] != loaded[name]] == ['pois']
-        assert containers() == before and started_at() == started
+        now = containers()
+        assert [service for service in SERVICES if now[service] != before[service]] == ['tileserver-gl']
+        assert dict((n, t) for n, t in started_at().items() if 'tileserver' not in n) == dict(
+            (n, t) for n, t in started.items() if 'tileserver' not in n)
+        rebuilt = mbtiles_stamps()
+        assert [name for name in sorted(rebuilt) if rebuilt[name] != stamps[name]] == ['pois.mbtiles.build']
+        points = vector_tile('pois', 4.85, 45.76, 14)['pois']['features']
+        assert 'Bouchon Ça Va' in [f['properties']['name'] for f in points]
         items = get(BASE, '/qgis/wfs3/collections/pois/items.json').json()
         assert 'Bouchon Ça Va' in [f['properties']['name'] for f in items['features']]
         assert png_variance(wmts_tile('pois', 4.85, 45.76, 15)) > 1  # a small point: blank is 0

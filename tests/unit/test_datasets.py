@@ -172,7 +172,7 @@ def test_the_swap_replaces_the_table_and_writes_its_record_in_one_transaction():
 
 def test_a_layer_for_qgis_has_a_stable_id_its_connection_and_its_style():
     layer = kargo_data.layer_description({'name': 'roads', 'geometry_type': 'MULTILINESTRING', 'srid': 2154, 'west': None,
-                                          'south': None, 'east': None, 'north': None, 'row_count': 0, 'loaded_at': 't'}, 'Roads')
+                                          'south': None, 'east': None, 'north': None, 'row_count': 0, 'loaded_at': 't', 'sha256': 'ab'}, 'Roads')
     assert layer['extent'] == [-180.0, -90.0, 180.0, 90.0] and layer['qgis_geometry'] == 'Line'
     described = qgis_layer(layer, [{'name': 'roads', 'renderer': '<renderer-v2/>'}], 'kargo', 'kargo_data')
     assert described['id'].startswith('roads_') and len(described['id']) == 30
@@ -200,3 +200,29 @@ def test_the_caches_seeded_for_another_id_are_due_in_each_container():
     due = seeds_due(results, layers, ids)
     assert [(one['container']['id'], one['dataset']['name']) for one in due] == [('one', 'b'), ('two', 'a'), ('two', 'b')]
     assert seeds_due(results[:1], layers[:1], ids) == []
+
+
+def test_a_vector_style_draws_the_dataset_in_its_colour_by_geometry():
+    from ansible_collections.geostack.kargo.plugins.module_utils.datasets import tileserver_entries, tileserver_style
+    lines = {'name': 'roads', 'title': 'Roads', 'extent': [4.0, 45.0, 6.0, 47.0], 'qgis_geometry': 'Line'}
+    style = tileserver_style(lines)
+    assert style['sources'] == {'roads': {'type': 'vector', 'url': 'mbtiles://{roads}'}}
+    assert [(l['type'], l['source-layer']) for l in style['layers']] == [('line', 'roads')]
+    assert style['layers'][0]['paint']['line-color'] == '#' + qgis_layer(
+        dict(lines, srid=4326, qgis_wkb_type='LineString'), [], 'kargo', 'kargo_data')['colour']
+    assert style['center'] == [5.0, 46.0]
+    assert [l['type'] for l in tileserver_style(dict(lines, qgis_geometry='Polygon'))['layers']] == ['fill', 'line']
+    assert [l['type'] for l in tileserver_style(dict(lines, qgis_geometry='Point'))['layers']] == ['circle']
+    entries = tileserver_entries([lines])
+    assert entries == {'styles': {'roads': {'style': 'roads.json', 'serve_rendered': False,
+                                            'tilejson': {'bounds': [4.0, 45.0, 6.0, 47.0]}}},
+                       'data': {'roads': {'mbtiles': 'roads.mbtiles'}}}
+
+
+def test_an_mbtiles_is_made_again_for_other_data_or_zoom_levels():
+    stamp = kargo_data.tiles_stamp({'sha256': 'ab'}, {'min_zoom': 0, 'max_zoom': '14'})
+    assert stamp == kargo_data.tiles_stamp({'sha256': 'ab'}, {'min_zoom': '0', 'max_zoom': 14})
+    assert stamp != kargo_data.tiles_stamp({'sha256': 'cd'}, {'min_zoom': 0, 'max_zoom': 14})
+    assert stamp != kargo_data.tiles_stamp({'sha256': 'ab'}, {'min_zoom': 0, 'max_zoom': 12})
+    argv = kargo_data.tippecanoe_argv('roads', '/tiles/.tmp-roads.mbtiles', {'min_zoom': 0, 'max_zoom': 14})
+    assert argv[:3] == ['tippecanoe', '--output', '/tiles/.tmp-roads.mbtiles'] and '--maximum-zoom' in argv

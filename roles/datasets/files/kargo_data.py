@@ -10,6 +10,11 @@ never reaches a command line or a log). What to do comes as JSON on stdin:
    "sha256"}, ...]}    (the dataset_sources module's descriptions)
 
   kargo-data plan   what a load would do (read only: check mode)
+  kargo-data tiles  the vector tiles of each loaded present dataset, /tiles/<name>.mbtiles
+      [--plan]      (tippecanoe, from the table exported by ogr2ogr), built when missing or
+                    when its record in /tiles/<name>.mbtiles.build (the dataset's sha256 and
+                    the zoom levels: spec "tiles": {"min_zoom", "max_zoom"}) differs; into a
+                    temporary file renamed when complete. --plan only says which
   kargo-data load   each present dataset whose sha256 differs from the one recorded at
                     its last load (or whose table is gone) is checked with ogrinfo (every
                     one first: a bad file stops the run before anything is loaded), loaded
@@ -118,6 +123,18 @@ def ogr2ogr_argv(dataset, staging, layer_has_srs):
     return argv + srs_options(layer_has_srs, dataset.get('srs'))
 
 
+def tiles_stamp(record, tiles):
+    """What a dataset's MBTiles is built from: its data, and the zoom levels."""
+    return json.dumps({'sha256': record['sha256'], 'min_zoom': int(tiles['min_zoom']),
+                       'max_zoom': int(tiles['max_zoom'])}, sort_keys=True)
+
+
+def tippecanoe_argv(name, path, tiles):
+    return ['tippecanoe', '--output', path, '--force', '--quiet', '--layer', name, '--name', name,
+            '--minimum-zoom', str(int(tiles['min_zoom'])), '--maximum-zoom', str(int(tiles['max_zoom'])),
+            '--drop-densest-as-needed', '--no-tile-size-limit']
+
+
 def layer_description(record, title=None):
     """What QGIS Server's project needs of a loaded dataset."""
     geometry_type = record['geometry_type']
@@ -126,6 +143,7 @@ def layer_description(record, title=None):
     return {'name': record['name'], 'title': title or record['name'], 'geometry_type': geometry_type,
             'srid': record['srid'], 'extent': extent if None not in extent else [-180.0, -90.0, 180.0, 90.0],
             'proj4': (record.get('proj4') or '').strip(), 'row_count': record['row_count'], 'loaded_at': record['loaded_at'],
+            'sha256': record['sha256'],
             'qgis_geometry': QGIS_GEOMETRY[family], 'qgis_wkb_type': QGIS_WKB[geometry_type]}
 
 
@@ -267,6 +285,52 @@ def layers_of(wanted, db, schemas):
             if d['state'] == 'present' and d['name'] in records and d['name'] in tables]
 
 
+def read_text(path):
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
+
+
+def build_tiles(db, schemas, name, path, tiles):
+    """The table exported as GeoJSON lines (EPSG:4326) piped into tippecanoe."""
+    started = time.monotonic()
+    export = subprocess.Popen(['ogr2ogr', '-f', 'GeoJSONSeq', '/vsistdout/', 'PG:', '-sql', 'SELECT * FROM %s.%s' % (
+        quote_ident(schemas['tables']), quote_ident(name)), '-t_srs', 'EPSG:4326', '-lco', 'RS=NO'],
+        env=db.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    built = subprocess.run(tippecanoe_argv(name, path, tiles), stdin=export.stdout, capture_output=True, text=True)
+    export.stdout.close()
+    exported = export.wait()
+    if exported != 0 or built.returncode != 0:
+        raise Refused('%s: its vector tiles could not be built: %s' % (
+            name, (export.stderr.read().decode('utf-8', 'replace') + built.stderr).strip()[-1500:]))
+    log('%s: vector tiles (zoom %s-%s) built in %.1f s' % (name, tiles['min_zoom'], tiles['max_zoom'], time.monotonic() - started))
+
+
+def run_tiles(spec, db, plan_only, folder='/tiles'):
+    schemas, tiles = names(spec['schema']), spec['tiles']
+    records, tables = read_state(db, schemas)
+    due = []
+    for dataset in spec['datasets']:
+        name = dataset['name']
+        if dataset['state'] != 'present' or name not in records or name not in tables:
+            continue
+        final = os.path.join(folder, name + '.mbtiles')
+        if not os.path.exists(final) or read_text(final + '.build') != tiles_stamp(records[name], tiles):
+            due.append(name)
+    if not plan_only:
+        for name in due:
+            final = os.path.join(folder, name + '.mbtiles')
+            temporary = os.path.join(folder, '.tmp-%s.mbtiles' % name)
+            build_tiles(db, schemas, name, temporary, tiles)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, final)
+            with open(final + '.build', 'w') as handle:
+                handle.write(tiles_stamp(records[name], tiles) + '\n')
+    return {'changed': bool(due) and not plan_only, 'built': due}
+
+
 def run(command, spec, db):
     schemas, wanted = names(spec['schema']), spec['datasets']
     records, tables = read_state(db, schemas)
@@ -300,11 +364,12 @@ def run(command, spec, db):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in ('plan', 'load'):
-        sys.stderr.write('usage: kargo-data plan|load < spec.json\n')
+    if argv[1:] not in (['plan'], ['load'], ['tiles'], ['tiles', '--plan']):
+        sys.stderr.write('usage: kargo-data plan|load|tiles [--plan] < spec.json\n')
         return 2
     try:
-        result = run(argv[1], json.load(sys.stdin), Database(os.environ))
+        spec, db = json.load(sys.stdin), Database(os.environ)
+        result = run_tiles(spec, db, len(argv) == 3) if argv[1] == 'tiles' else run(argv[1], spec, db)
     except Refused as why:
         print(json.dumps({'failed': True, 'msg': str(why)}))
         return 1
