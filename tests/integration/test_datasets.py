@@ -254,7 +254,7 @@ def test_a_second_run_changes_nothing(stack, data_dir):
     assert containers() == before and started_at() == started
 
 
-def test_a_changed_file_reloads_its_table_only_and_restarts_nothing(stack, data_dir):
+def test_a_changed_file_reloads_its_table_its_cache_and_its_tiles_only(stack, data_dir):
     """The new point's WMTS tile, cached blank before, shows it at once: the dataset's cache
     was dropped and seeded again; the other caches were not touched. Its vector tiles are
     made again (the others not), and TileServer GL, which keeps its MBTiles open, is the

@@ -203,7 +203,7 @@ def read_state(db, schemas):
     return dict((record['name'], record) for record in records), set(state['tables'])
 
 
-def check_source(db, dataset):
+def check_source(dataset):
     """ogrinfo opens the file and the layer; the srs is one GDAL knows. Returns whether
     the layer names an SRS; Refused saying why not."""
     argv = ['ogrinfo', '-json', '-ro', '-so']
@@ -212,7 +212,7 @@ def check_source(db, dataset):
     argv.append(dataset['source'])
     done = subprocess.run(argv, capture_output=True, text=True)
     if done.returncode != 0:
-        raise Refused('GDAL cannot open it: %s' % done.stderr.strip().splitlines()[-1:])
+        raise Refused('GDAL cannot open it (%s)' % (done.stderr.strip().splitlines() or ['no message'])[-1])
     problem, has_srs = layer_checks(json.loads(done.stdout), dataset)
     if problem:
         raise Refused(problem)
@@ -344,7 +344,7 @@ def run(command, spec, db):
     problems, srs_named = [], {}
     for name in plan['load']:
         try:
-            srs_named[name] = check_source(db, by_name[name])
+            srs_named[name] = check_source(by_name[name])
         except Refused as why:
             problems.append('%s: %s' % (name, why))
     if problems:
