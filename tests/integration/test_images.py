@@ -93,7 +93,7 @@ def test_the_label_is_the_hash_of_the_context_files_and_the_base(first_run):
             path = os.path.join(directory, filename)
             with open(path, 'rb') as handle:
                 files.append((os.path.relpath(path, context), hashlib.sha256(handle.read()).hexdigest()))
-    assert sorted(name for name, _ in files) == ['.dockerignore', 'Dockerfile', 'extra-ca.crt']
+    assert sorted(name for name, _ in files) == ['.dockerignore', 'Dockerfile', 'extra-ca.crt', 'kargo_data.py']
     inputs = {'files': ['%s %s' % pair for pair in sorted(files)], 'build_args': {},
               'from': engine().images.get(names['base']).id}
     expected = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
