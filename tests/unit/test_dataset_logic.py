@@ -147,13 +147,17 @@ def test_ogr2ogr_loads_one_layer_into_staging_with_a_generic_geometry_column():
     assert argv[-2:] == ['-a_srs', 'EPSG:4326']
 
 
+SRS_FIELD = {'type': 'Point', 'coordinateSystem': {'wkt': 'x'}}
+
+
 @pytest.mark.parametrize('info, dataset, answer', [
-    ({'layers': [{'name': 'a', 'geometryFields': [{'coordinateSystem': {'wkt': 'x'}}]}]}, {}, (None, True)),
-    ({'layers': [{'name': 'a', 'geometryFields': [{}]}]}, {}, (None, False)),
-    ({'layers': [{'name': 'a'}, {'name': 'b'}]}, {}, ('has 2 layers (a, b): name one with layer', False)),
-    ({'layers': [{'name': 'a'}, {'name': 'b'}]}, {'layer': 'c'}, ('has no layer c (its layers: a, b)', False)),
-    ({'layers': [{'name': 'a'}, {'name': 'b', 'geometryFields': [{}]}]}, {'layer': 'b'}, (None, False)),
-    ({'layers': [{'name': 'a', 'geometryFields': []}]}, {}, ('layer a has no geometry', False)),
+    ({'layers': [{'name': 'a', 'geometryFields': [SRS_FIELD]}]}, {}, (None, SRS_FIELD)),
+    ({'layers': [{'name': 'a', 'geometryFields': [{}]}]}, {}, (None, {})),
+    ({'layers': [{'name': 'a'}, {'name': 'b'}]}, {}, ('has 2 layers (a, b): name one with layer', {})),
+    ({'layers': [{'name': 'a'}, {'name': 'b'}]}, {'layer': 'c'}, ('has no layer c (its layers: a, b)', {})),
+    ({'layers': [{'name': 'a'}, {'name': 'b', 'geometryFields': [SRS_FIELD]}]}, {'layer': 'b'}, (None, SRS_FIELD)),
+    ({'layers': [{'name': 'a', 'geometryFields': []}]}, {}, ('layer a has no geometry', {})),
+    ({'layers': []}, {}, ('has no vector layer', {})),
 ])
 def test_the_layer_is_chosen_and_checked(info, dataset, answer):
     assert kargo_data.layer_checks(info, dataset) == answer
@@ -226,3 +230,21 @@ def test_an_mbtiles_is_made_again_for_other_data_or_zoom_levels():
     assert stamp != kargo_data.tiles_stamp({'sha256': 'ab'}, {'min_zoom': 0, 'max_zoom': 12})
     argv = kargo_data.tippecanoe_argv('roads', '/tiles/.tmp-roads.mbtiles', {'min_zoom': 0, 'max_zoom': 14})
     assert argv[:3] == ['tippecanoe', '--output', '/tiles/.tmp-roads.mbtiles'] and '--maximum-zoom' in argv
+
+
+@pytest.mark.parametrize('source, declared, answer', [
+    ('/data/a/a.gpkg', 'Point', 'POINT'),
+    ('/data/a/a.gpkg', 'Multi Polygon', 'MULTIPOLYGON'),
+    ('/data/a/a.fgb', 'MultiLineString', 'MULTILINESTRING'),
+    ('/data/a/a.gpkg', '3D Point', 'POINT'),
+    ('/data/a/a.gpkg', 'Point Z', 'POINT'),
+    ('/data/a/a.gpkg', 'Unknown (any)', None),
+    ('/data/a/a.gpkg', 'Geometry Collection', None),
+    ('/data/a/a.shp', 'Polygon', None),
+    ('/vsizip//data/a/a.zip', 'Polygon', None),
+    ('/data/a/a.geojson', 'Point', None),
+])
+def test_only_a_strictly_typed_file_is_loaded_as_the_type_it_declares(source, declared, answer):
+    assert kargo_data.declared_type(source, {'type': declared}) == answer
+    argv = kargo_data.ogr2ogr_argv({'name': 'a', 'source': source, 'srs': ''}, 's', True, answer)
+    assert argv[argv.index('-nlt') + 1] == (answer or 'GEOMETRY')

@@ -38,6 +38,8 @@ import time
 # Open options GDAL's CSV driver needs to find the geometry: a WKT column, or x/y ones.
 CSV_OPEN_OPTIONS = ['GEOM_POSSIBLE_NAMES=wkt,geom,geometry,the_geom', 'X_POSSIBLE_NAMES=x,lon,lng,longitude',
                     'Y_POSSIBLE_NAMES=y,lat,latitude', 'KEEP_GEOM_COLUMNS=NO', 'AUTODETECT_TYPE=YES']
+# files whose layers declare one geometry type that every feature has
+STRICTLY_TYPED = ('.gpkg', '.fgb')
 # the SRS of a file that names none (a CSV), unless the entry's srs names it
 DEFAULT_SRS = 'EPSG:4326'
 STATE_COLUMNS = ('name', 'sha256', 'loaded_at', 'geometry_type', 'srid', 'west', 'south', 'east', 'north', 'row_count')
@@ -111,7 +113,21 @@ def open_options(source):
     return CSV_OPEN_OPTIONS if source.lower().endswith('.csv') else []
 
 
-def ogr2ogr_argv(dataset, staging, layer_has_srs):
+def declared_type(source, field):
+    """The PostGIS geometry type a strictly typed file (GeoPackage, FlatGeobuf) declares for
+    its layer (ogrinfo -json's geometry field), when it is one kargo publishes: loaded as
+    that type at once. None for the others (a Shapefile's Polygon may hold multipolygons,
+    GeoJSON and CSV declare nothing): loaded as generic geometry, then made one type."""
+    if not source.lower().endswith(STRICTLY_TYPED):
+        return None
+    name = str(field.get('type', '')).upper().replace('3D', '').replace(' ', '')
+    for suffix in ('ZM', 'Z', 'M'):
+        if name.endswith(suffix) and name[:-len(suffix)] in QGIS_WKB:
+            name = name[:-len(suffix)]
+    return name if name in QGIS_WKB else None
+
+
+def ogr2ogr_argv(dataset, staging, layer_has_srs, geometry_type=None):
     argv = ['ogr2ogr', '-f', 'PostgreSQL', 'PG:', dataset['source']]
     if dataset.get('layer'):
         argv.append(dataset['layer'])
@@ -119,7 +135,7 @@ def ogr2ogr_argv(dataset, staging, layer_has_srs):
         argv += ['-oo', option]
     argv += ['-nln', dataset['name'], '-lco', 'SCHEMA=' + staging, '-lco', 'GEOMETRY_NAME=geom', '-lco', 'FID=fid',
              '-lco', 'SPATIAL_INDEX=GIST', '-lco', 'OVERWRITE=YES', '-lco', 'LAUNDER=NO',
-             '-nlt', 'GEOMETRY', '-dim', 'XY', '--config', 'PG_USE_COPY', 'YES']
+             '-nlt', geometry_type or 'GEOMETRY', '-dim', 'XY', '--config', 'PG_USE_COPY', 'YES']
     return argv + srs_options(layer_has_srs, dataset.get('srs'))
 
 
@@ -149,21 +165,21 @@ def layer_description(record, title=None):
 
 def layer_checks(info, dataset):
     """Why the file cannot be loaded as the entry asks (ogrinfo -json's answer), or None;
-    and whether its layer names an SRS."""
+    and the geometry field of its layer."""
     layers = info.get('layers') or []
     if dataset.get('layer'):
         chosen = [layer for layer in layers if layer.get('name') == dataset['layer']]
         if not chosen:
-            return 'has no layer %s (its layers: %s)' % (dataset['layer'], ', '.join(l.get('name', '?') for l in layers)), False
+            return 'has no layer %s (its layers: %s)' % (dataset['layer'], ', '.join(l.get('name', '?') for l in layers)), {}
     elif len(layers) != 1:
         return ('has %d layers (%s): name one with layer' % (len(layers), ', '.join(l.get('name', '?') for l in layers))
-                if layers else 'has no vector layer'), False
+                if layers else 'has no vector layer'), {}
     else:
         chosen = layers
     fields = chosen[0].get('geometryFields') or []
     if not fields:
-        return 'layer %s has no geometry' % chosen[0].get('name'), False
-    return None, bool(fields[0].get('coordinateSystem'))
+        return 'layer %s has no geometry' % chosen[0].get('name'), {}
+    return None, fields[0]
 
 
 class Database(object):
@@ -204,8 +220,8 @@ def read_state(db, schemas):
 
 
 def check_source(dataset):
-    """ogrinfo opens the file and the layer; the srs is one GDAL knows. Returns whether
-    the layer names an SRS; Refused saying why not."""
+    """ogrinfo opens the file and the layer; the srs is one GDAL knows. Returns (whether
+    the layer names an SRS, the geometry type it declares or None); Refused saying why not."""
     argv = ['ogrinfo', '-json', '-ro', '-so']
     for option in open_options(dataset['source']):
         argv += ['-oo', option]
@@ -213,30 +229,44 @@ def check_source(dataset):
     done = subprocess.run(argv, capture_output=True, text=True)
     if done.returncode != 0:
         raise Refused('GDAL cannot open it (%s)' % (done.stderr.strip().splitlines() or ['no message'])[-1])
-    problem, has_srs = layer_checks(json.loads(done.stdout), dataset)
+    problem, field = layer_checks(json.loads(done.stdout), dataset)
     if problem:
         raise Refused(problem)
     if dataset.get('srs'):
         known = subprocess.run(['gdalsrsinfo', '-o', 'epsg', dataset['srs']], capture_output=True, text=True)
         if known.returncode != 0:
             raise Refused('srs %s is not an SRS GDAL knows' % dataset['srs'])
-    return has_srs
+    return bool(field.get('coordinateSystem')), declared_type(dataset['source'], field)
 
 
-def load_one(db, dataset, schemas, has_srs):
-    name, staging = dataset['name'], schemas['staging']
+def load_one(db, dataset, schemas, source):
+    """`source`: (whether the layer names an SRS, the geometry type it declares or None)."""
+    (has_srs, declared), name, staging = source, dataset['name'], schemas['staging']
     table = '%s.%s' % (quote_ident(staging), quote_ident(name))
     started = time.monotonic()
     db.sql('CREATE SCHEMA IF NOT EXISTS %s; DROP TABLE IF EXISTS %s' % (quote_ident(staging), table))
-    db.run(ogr2ogr_argv(dataset, staging, has_srs), 'ogr2ogr')
     try:
-        found = db.json("SELECT json_build_object('kinds', ARRAY(SELECT DISTINCT GeometryType(geom) FROM %s WHERE geom IS NOT NULL), "
+        db.run(ogr2ogr_argv(dataset, staging, has_srs, declared), 'ogr2ogr')
+    except Refused:
+        if not declared:
+            raise
+        # a feature of another type than the file declares: loaded as generic geometry
+        log('%s: not every feature is a %s: loading it as generic geometry' % (name, declared))
+        declared = None
+        db.run(ogr2ogr_argv(dataset, staging, has_srs), 'ogr2ogr')
+    try:
+        # the kinds of geometry it holds: only read (a scan) when the file declares none
+        found = db.json("SELECT json_build_object('kinds', %s, "
                         "'srid', (SELECT srid FROM geometry_columns WHERE f_table_schema = %s AND f_table_name = %s))"
-                        % (table, quote_literal(staging), quote_literal(name)))
+                        % ("ARRAY[%s]" % quote_literal(declared) if declared else
+                           'ARRAY(SELECT DISTINCT GeometryType(geom) FROM %s WHERE geom IS NOT NULL)' % table,
+                           quote_literal(staging), quote_literal(name)))
         geometry_type, promote = geometry_target(found['kinds'])
         srid = int(found['srid'] or 0)
-        db.sql('ALTER TABLE %s ALTER COLUMN geom TYPE geometry(%s, %d) USING %s; ANALYZE %s'
-               % (table, QGIS_WKB[geometry_type], srid, 'ST_Multi(geom)' if promote else 'geom', table))
+        if not declared:  # the generic column made one type (a rewrite of the table)
+            db.sql('ALTER TABLE %s ALTER COLUMN geom TYPE geometry(%s, %d) USING %s'
+                   % (table, QGIS_WKB[geometry_type], srid, 'ST_Multi(geom)' if promote else 'geom'))
+        db.sql('ANALYZE %s' % table)
         extent = db.json("SELECT json_build_object('west', ST_XMin(b), 'south', ST_YMin(b), 'east', ST_XMax(b), 'north', ST_YMax(b), "
                          "'row_count', (SELECT count(*) FROM %s)) FROM (SELECT ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, %d), 4326) "
                          "AS b FROM %s) AS e" % (table, srid, table))
@@ -341,10 +371,10 @@ def run(command, spec, db):
                             if d['name'] in plan['unchanged']]
         return result
     by_name = dict((d['name'], d) for d in wanted)
-    problems, srs_named = [], {}
+    problems, sources = [], {}
     for name in plan['load']:
         try:
-            srs_named[name] = check_source(by_name[name])
+            sources[name] = check_source(by_name[name])
         except Refused as why:
             problems.append('%s: %s' % (name, why))
     if problems:
@@ -352,7 +382,7 @@ def run(command, spec, db):
     prepare(db, schemas)
     for name in plan['load']:
         try:
-            load_one(db, by_name[name], schemas, srs_named[name])
+            load_one(db, by_name[name], schemas, sources[name])
         except Refused as why:
             raise Refused('%s: %s (loaded before it: %s)' % (name, why, ', '.join(result['loaded']) or 'none'))
         result['loaded'].append(name)
