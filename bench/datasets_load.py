@@ -84,6 +84,8 @@ def kargo_load(datasets):
     parts = {}
     for task, result in run.task_results():
         for label, words in (('copy', 'copy the files'), ('kargo-data', 'load the changed datasets')):
+            if label == 'kargo-data' and words in task:
+                parts['log'] = [line for line in result.get('stderr', '').splitlines() if 'kargo-data' in line]
             if words in task and 'delta' in result:
                 hours, minutes, seconds = result['delta'].split(':')
                 parts[label] = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
@@ -120,6 +122,8 @@ def main():
             kargo, parts = kargo_load([{'name': table, 'path': os.path.join(folder, name)}])
             print('%-34s %9.1f %9.1f %6.2fx   (kargo-data %.1f s)' % ('load ' + name, plain, kargo, kargo / plain,
                                                                   parts.get('kargo-data', 0)))
+            for line in parts.get('log', []):
+                print('      ' + line)
         unchanged, _parts = kargo_load([{'name': table, 'path': os.path.join(folder, name)}
                                 for name, table in (('points.gpkg', 'points'), ('parcels.gpkg', 'parcels'))])
         print('%-34s %9s %9.1f' % ('data.yml again, nothing changed', '', unchanged))
