@@ -262,6 +262,17 @@ def test_a_changed_file_reloads_its_table_its_cache_and_its_tiles_only(stack, da
     before, started, loaded, seeds, stamps = containers(), started_at(), loaded_at(), seeded(), mbtiles_stamps()
     write_pois(data_dir, ['Café Olé', 'Brasserie Georges', 'Bouchon Ça Va'])
     try:
+        # check mode says what the run will load and build, and does neither
+        checked = run_playbook('playbooks/data.yml', settings(data_dir), options=['--check'])
+        assert checked.rc == 0, checked.explain()
+        assert 'geostack.kargo.datasets : datasets | load the changed datasets into PostGIS (kargo-data)' in checked.changed_tasks()
+        assert ('geostack.kargo.datasets : datasets | build the vector tiles of the changed datasets (kargo-data tiles)'
+                in checked.changed_tasks())
+        planned = checked.deploy_plans()[0]
+        assert [action for _s, action, _r in planned['%s-qgis-server' % PREFIX]] == ['unchanged'], planned
+        assert [action for _s, action, _r in planned['%s-mapproxy' % PREFIX]] == ['unchanged'], planned
+        assert [action for _s, action, _r in planned['%s-tileserver-gl' % PREFIX]] == ['recreate'], planned
+        assert loaded_at() == loaded and mbtiles_stamps() == stamps and containers() == before
         changed = run_playbook('playbooks/data.yml', settings(data_dir))
         assert changed.rc == 0, changed.explain()
         after = loaded_at()

@@ -339,15 +339,19 @@ def build_tiles(db, schemas, name, path, tiles):
 
 
 def run_tiles(spec, db, plan_only, folder='/tiles'):
+    """The MBTiles to build: each present dataset's whose record differs from what it is
+    made from now (the entry's sha256, which its table has after the load; with --plan,
+    before it: check mode sees the builds a reload brings)."""
     schemas, tiles = names(spec['schema']), spec['tiles']
     records, tables = read_state(db, schemas)
     due = []
     for dataset in spec['datasets']:
         name = dataset['name']
-        if dataset['state'] != 'present' or name not in records or name not in tables:
+        loaded = name in records and name in tables
+        if dataset['state'] != 'present' or not (loaded or plan_only):
             continue
         final = os.path.join(folder, name + '.mbtiles')
-        if not os.path.exists(final) or read_text(final + '.build') != tiles_stamp(records[name], tiles):
+        if not os.path.exists(final) or read_text(final + '.build') != tiles_stamp(dataset, tiles):
             due.append(name)
     if not plan_only:
         for name in due:
@@ -358,7 +362,7 @@ def run_tiles(spec, db, plan_only, folder='/tiles'):
             os.replace(temporary, final)
             with open(final + '.build', 'w') as handle:
                 handle.write(tiles_stamp(records[name], tiles) + '\n')
-    return {'changed': bool(due) and not plan_only, 'built': due}
+    return {'changed': bool(due), 'built': due}
 
 
 def run(command, spec, db):
@@ -367,8 +371,9 @@ def run(command, spec, db):
     plan = plan_changes(wanted, records, tables)
     result = dict(plan, changed=bool(plan['load'] or plan['drop']), loaded=[], dropped=[])
     if command == 'plan' or not result['changed']:
+        # a dataset to reload keeps its layer (check mode plans no change of the projects for it)
         result['layers'] = [layer_description(records[d['name']], d.get('title')) for d in wanted
-                            if d['name'] in plan['unchanged']]
+                            if d['state'] == 'present' and d['name'] in records and d['name'] in tables]
         return result
     by_name = dict((d['name'], d) for d in wanted)
     problems, sources = [], {}
