@@ -12,28 +12,7 @@ from ansible_collections.geostack.kargo.plugins.module_utils.datasets import (qg
                                                                           tileserver_style_files)
 
 
-def qgis_dataset_layer(layer, sources, pg_service, schema):
-    return qgis_layer(layer, sources, pg_service, schema)
-
-
-def dataset_seed_ids(sources, seed_settings):
-    return seed_ids(sources, seed_settings)
-
-
-def dataset_seeds_due(mark_results, layers, ids):
-    return seeds_due(mark_results, layers, ids)
-
-
-def dataset_tileserver_entries(layers):
-    return tileserver_entries(layers)
-
-
-def dataset_tileserver_style_files(layers):
-    return tileserver_style_files(layers)
-
-
 class FilterModule(object):
     def filters(self):
-        return {'qgis_dataset_layer': qgis_dataset_layer, 'dataset_seed_ids': dataset_seed_ids,
-                'dataset_seeds_due': dataset_seeds_due, 'dataset_tileserver_entries': dataset_tileserver_entries,
-                'dataset_tileserver_style_files': dataset_tileserver_style_files}
+        return {'qgis_dataset_layer': qgis_layer, 'dataset_seed_ids': seed_ids, 'dataset_seeds_due': seeds_due,
+                'dataset_tileserver_entries': tileserver_entries, 'dataset_tileserver_style_files': tileserver_style_files}

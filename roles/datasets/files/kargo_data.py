@@ -86,13 +86,18 @@ def plan_changes(wanted, recorded, tables):
     return {'load': load, 'drop': drop, 'unchanged': unchanged}
 
 
+def family_of(kind):
+    """POINT of POINT and MULTIPOINT, and so on."""
+    return kind[5:] if kind.startswith('MULTI') else kind
+
+
 def geometry_target(kinds):
     """(the column's geometry type, whether single geometries are promoted to multi), from
     the kinds of geometry a layer holds (PostGIS GeometryType names)."""
     kinds = set(kinds)
     if not kinds:
         raise Refused('holds no geometry to publish')
-    families = set(kind[5:] if kind.startswith('MULTI') else kind for kind in kinds)
+    families = set(family_of(kind) for kind in kinds)
     if len(families) > 1 or not families <= set(QGIS_GEOMETRY):
         raise Refused('mixes geometry kinds (%s): give each kind a dataset of its own' % ', '.join(sorted(kinds)))
     family = families.pop()
@@ -109,8 +114,10 @@ def srs_options(layer_has_srs, srs):
     return ['-a_srs', srs or DEFAULT_SRS]
 
 
-def open_options(source):
-    return CSV_OPEN_OPTIONS if source.lower().endswith('.csv') else []
+def open_option_args(source):
+    """-oo arguments of ogrinfo and ogr2ogr for the file (a CSV's geometry columns)."""
+    options = CSV_OPEN_OPTIONS if source.lower().endswith('.csv') else []
+    return [word for option in options for word in ('-oo', option)]
 
 
 def declared_type(source, field):
@@ -131,17 +138,16 @@ def ogr2ogr_argv(dataset, staging, layer_has_srs, geometry_type=None):
     argv = ['ogr2ogr', '-f', 'PostgreSQL', 'PG:', dataset['source']]
     if dataset.get('layer'):
         argv.append(dataset['layer'])
-    for option in open_options(dataset['source']):
-        argv += ['-oo', option]
-    argv += ['-nln', dataset['name'], '-lco', 'SCHEMA=' + staging, '-lco', 'GEOMETRY_NAME=geom', '-lco', 'FID=fid',
+    argv += open_option_args(dataset['source']) + ['-nln', dataset['name'], '-lco', 'SCHEMA=' + staging, '-lco', 'GEOMETRY_NAME=geom', '-lco', 'FID=fid',
              '-lco', 'SPATIAL_INDEX=GIST', '-lco', 'OVERWRITE=YES', '-lco', 'LAUNDER=NO',
              '-nlt', geometry_type or 'GEOMETRY', '-dim', 'XY', '--config', 'PG_USE_COPY', 'YES']
     return argv + srs_options(layer_has_srs, dataset.get('srs'))
 
 
-def tiles_stamp(record, tiles):
-    """What a dataset's MBTiles is built from: its data, and the zoom levels."""
-    return json.dumps({'sha256': record['sha256'], 'min_zoom': int(tiles['min_zoom']),
+def tiles_stamp(dataset, tiles):
+    """What a dataset's MBTiles is built from: its data (the entry's sha256, which its
+    table's record has once loaded), and the zoom levels."""
+    return json.dumps({'sha256': dataset['sha256'], 'min_zoom': int(tiles['min_zoom']),
                        'max_zoom': int(tiles['max_zoom'])}, sort_keys=True)
 
 
@@ -154,13 +160,12 @@ def tippecanoe_argv(name, path, tiles):
 def layer_description(record, title=None):
     """What QGIS Server's project needs of a loaded dataset."""
     geometry_type = record['geometry_type']
-    family = geometry_type[5:] if geometry_type.startswith('MULTI') else geometry_type
     extent = [record[key] for key in ('west', 'south', 'east', 'north')]
     return {'name': record['name'], 'title': title or record['name'], 'geometry_type': geometry_type,
             'srid': record['srid'], 'extent': extent if None not in extent else [-180.0, -90.0, 180.0, 90.0],
             'proj4': (record.get('proj4') or '').strip(), 'row_count': record['row_count'], 'loaded_at': record['loaded_at'],
             'sha256': record['sha256'],
-            'qgis_geometry': QGIS_GEOMETRY[family], 'qgis_wkb_type': QGIS_WKB[geometry_type]}
+            'qgis_geometry': QGIS_GEOMETRY[family_of(geometry_type)], 'qgis_wkb_type': QGIS_WKB[geometry_type]}
 
 
 def layer_checks(info, dataset):
@@ -222,10 +227,7 @@ def read_state(db, schemas):
 def check_source(dataset):
     """ogrinfo opens the file and the layer; the srs is one GDAL knows. Returns (whether
     the layer names an SRS, the geometry type it declares or None); Refused saying why not."""
-    argv = ['ogrinfo', '-json', '-ro', '-so']
-    for option in open_options(dataset['source']):
-        argv += ['-oo', option]
-    argv.append(dataset['source'])
+    argv = ['ogrinfo', '-json', '-ro', '-so'] + open_option_args(dataset['source']) + [dataset['source']]
     done = subprocess.run(argv, capture_output=True, text=True)
     if done.returncode != 0:
         raise Refused('GDAL cannot open it (%s)' % (done.stderr.strip().splitlines() or ['no message'])[-1])
@@ -267,9 +269,10 @@ def load_one(db, dataset, schemas, source):
             db.sql('ALTER TABLE %s ALTER COLUMN geom TYPE geometry(%s, %d) USING %s'
                    % (table, QGIS_WKB[geometry_type], srid, 'ST_Multi(geom)' if promote else 'geom'))
         db.sql('ANALYZE %s' % table)
+        # extent and row count in one scan
         extent = db.json("SELECT json_build_object('west', ST_XMin(b), 'south', ST_YMin(b), 'east', ST_XMax(b), 'north', ST_YMax(b), "
-                         "'row_count', (SELECT count(*) FROM %s)) FROM (SELECT ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, %d), 4326) "
-                         "AS b FROM %s) AS e" % (table, srid, table))
+                         "'row_count', n) FROM (SELECT ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, %d), 4326) AS b, "
+                         "count(*) AS n FROM %s) AS e" % (srid, table))
         record = dict(extent, name=name, sha256=dataset['sha256'], geometry_type=geometry_type, srid=srid)
         db.sql(swap_sql(schemas, record))
     except Refused:
@@ -309,8 +312,9 @@ def drop_one(db, schemas, name):
     log('%s: table %s.%s dropped (state absent)' % (name, schemas['tables'], name))
 
 
-def layers_of(wanted, db, schemas):
-    records, tables = read_state(db, schemas)
+def present_layers(wanted, records, tables):
+    """The layers of the present datasets that have a table (a dataset to reload keeps its
+    layer: check mode plans no change of the projects for it)."""
     return [layer_description(records[d['name']], d.get('title')) for d in wanted
             if d['state'] == 'present' and d['name'] in records and d['name'] in tables]
 
@@ -352,17 +356,18 @@ def run_tiles(spec, db, plan_only, folder='/tiles'):
             continue
         final = os.path.join(folder, name + '.mbtiles')
         if not os.path.exists(final) or read_text(final + '.build') != tiles_stamp(dataset, tiles):
-            due.append(name)
+            due.append(dataset)
     if not plan_only:
-        for name in due:
-            final = os.path.join(folder, name + '.mbtiles')
-            temporary = os.path.join(folder, '.tmp-%s.mbtiles' % name)
-            build_tiles(db, schemas, name, temporary, tiles)
+        for dataset in due:
+            final = os.path.join(folder, dataset['name'] + '.mbtiles')
+            temporary = os.path.join(folder, '.tmp-%s.mbtiles' % dataset['name'])
+            build_tiles(db, schemas, dataset['name'], temporary, tiles)
             os.chmod(temporary, 0o644)
             os.replace(temporary, final)
             with open(final + '.build', 'w') as handle:
-                handle.write(tiles_stamp(records[name], tiles) + '\n')
-    return {'changed': bool(due), 'built': due}
+                handle.write(tiles_stamp(dataset, tiles) + '\n')
+    built = [dataset['name'] for dataset in due]
+    return {'changed': bool(built), 'built': built}
 
 
 def run(command, spec, db):
@@ -371,9 +376,7 @@ def run(command, spec, db):
     plan = plan_changes(wanted, records, tables)
     result = dict(plan, changed=bool(plan['load'] or plan['drop']), loaded=[], dropped=[])
     if command == 'plan' or not result['changed']:
-        # a dataset to reload keeps its layer (check mode plans no change of the projects for it)
-        result['layers'] = [layer_description(records[d['name']], d.get('title')) for d in wanted
-                            if d['state'] == 'present' and d['name'] in records and d['name'] in tables]
+        result['layers'] = present_layers(wanted, records, tables)
         return result
     by_name = dict((d['name'], d) for d in wanted)
     problems, sources = [], {}
@@ -394,7 +397,7 @@ def run(command, spec, db):
     for name in plan['drop']:
         drop_one(db, schemas, name)
         result['dropped'].append(name)
-    result['layers'] = layers_of(wanted, db, schemas)
+    result['layers'] = present_layers(wanted, *read_state(db, schemas))
     return result
 
 
