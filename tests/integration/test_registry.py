@@ -213,13 +213,14 @@ def test_a_second_run_changes_nothing(second_run):
 
 @pytest.mark.parametrize('settings, message', [
     ({'kargo_registry_port': 70000}, 'kargo_registry_port: 70000 is not a port number, must be between 1 and 65535'),
+    ({'registry_push_parallel': 0}, 'registry_push_parallel: 0 is not a number of pushes at once, must be between 1 and 16'),
     ({'registry_ca_cert': '/nonexistent/ca.crt', 'registry_ca_key': '/nonexistent/ca.key'},
      'registry_ca_cert: /nonexistent/ca.crt does not exist on the controller'),
     ({'registry_ca_cert': SECRETS + '/registry.crt', 'registry_ca_key': SECRETS + '/registry.key'},
      'registry_ca_cert: %s/registry.crt is not a valid CA certificate' % SECRETS),
     ({'registry_ca_cert': SECRETS + '/ca.crt', 'registry_ca_key': SECRETS + '/registry.key'},
      'registry_ca_key: %s/registry.key is not the private key of registry_ca_cert' % SECRETS),
-], ids=['port-out-of-range', 'missing-user-ca', 'not-a-ca', 'key-of-another-certificate'])
+], ids=['port-out-of-range', 'pushes-at-once-zero', 'missing-user-ca', 'not-a-ca', 'key-of-another-certificate'])
 def test_bad_settings_fail_before_anything_changes(second_run, settings, message):
     container = registry_container()['Id']
     run = images(**settings)
