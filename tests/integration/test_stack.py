@@ -3,6 +3,8 @@ proxy over HTTPS with real clients: OWSLib, Pillow, a vector tile decoder, psql.
 import hashlib
 import os
 import shutil
+import socket
+import ssl
 import stat
 import subprocess
 
@@ -143,6 +145,49 @@ def test_no_request_fails_under_load_at_64_connections(stack, endpoint):
     print('\n%s: %d requests, %.0f req/s, p99 %s ms, %d failed' % (
         endpoint, measured['requests'], measured['rps'], measured['p99_ms'], measured['failed']))
     assert measured['requests'] > 0 and measured['failed'] == 0, measured
+
+
+# path: the Cache-Control the proxy sends for it (proxy_tiles_max_age 3600 by default)
+CACHED = {
+    LOADED['wmts-tile']: 'public, max-age=3600',
+    LOADED['tms-tile']: 'public, max-age=3600',
+    LOADED['vector-tile']: 'public, max-age=3600',
+    LOADED['vector-style']: 'no-cache',
+    '/tiles/data/countries.json': 'no-cache',
+    '/tiles/styles.json': 'no-cache',
+}
+
+
+@pytest.mark.parametrize('path', sorted(CACHED))
+def test_tiles_and_styles_say_how_long_to_keep_them_and_revalidate_to_304(stack, path):
+    """Cache-Control by kind (the services' own replaced), a validator on each answer, and
+    a 304 without a body when the client sends it back; vector tiles come gzipped."""
+    first = get(BASE, path, headers={'Accept-Encoding': 'gzip'})
+    assert first.status_code == 200, (path, first.status_code)
+    assert first.headers['Cache-Control'] == CACHED[path], first.headers
+    assert 'ETag' in first.headers or 'Last-Modified' in first.headers, first.headers
+    if path.endswith('.pbf'):
+        assert first.headers['Content-Encoding'] == 'gzip', first.headers
+    # as a browser revalidates: every validator it was given, sent back at once
+    asked = dict((question, first.headers[validator]) for validator, question in
+                 (('ETag', 'If-None-Match'), ('Last-Modified', 'If-Modified-Since')) if validator in first.headers)
+    again = get(BASE, path, headers=dict(asked, **{'Accept-Encoding': 'gzip'}))
+    assert again.status_code == 304 and again.content == b'', (path, asked, again.status_code)
+    assert again.headers['Cache-Control'] == CACHED[path], again.headers
+
+
+def test_errors_are_not_kept_by_clients(stack):
+    missing = get(BASE, '/tiles/data/countries/2/2/9.pbf')
+    assert missing.status_code == 404 and 'Cache-Control' not in missing.headers, missing.headers
+
+
+def test_the_proxy_speaks_http2(stack):
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.set_alpn_protocols(['h2', 'http/1.1'])
+    with socket.create_connection(('localhost', HTTPS_PORT), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname='localhost') as tls:
+            assert tls.selected_alpn_protocol() == 'h2'
 
 
 def test_proxy_landing_page_redirect_and_headers(stack):
