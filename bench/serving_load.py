@@ -7,7 +7,9 @@ of the WMTS tile as a static file. Prints req/s, p50, p99, failed requests (non-
 socket errors) and the ratio to the limit.
 
 The stack is deployed by site.yml (prefix kargo-bench, as bench/stack_deploy.py) and left
-running; the static nginx is removed at the end.
+running; the static nginx is removed at the end. Then QGIS Server's GetMap throughput
+with 1, 2 and 4 rendering processes (qgis_server_processes, 16 connections), and the
+stack is left with the default (auto: one per core).
 """
 import os
 import subprocess
@@ -104,6 +106,26 @@ def main():
                     print(row(name, run_wrk(base + path, connections, 10), limit['rps']), flush=True)
         finally:
             subprocess.run(['docker', 'rm', '-f', PREFIX + '-static'], capture_output=True)
+    print_qgis_scaling(base)
+
+
+def print_qgis_scaling(base):
+    """GetMap throughput by number of QGIS Server processes, each deployed by site.yml."""
+    getmap = dict(ENDPOINTS)['QGIS Server GetMap 256 px']
+    print('\nQGIS Server GetMap 256 px by rendering processes (16 connections, 10 s, %d cores)' % os.cpu_count())
+    print('| processes | req/s | p50 | p99 | failed |')
+    print('|---|---|---|---|---|')
+    try:
+        for processes in (1, 2, 4):
+            deployed = run_playbook('site.yml', dict(SETTINGS, qgis_server_processes=processes))
+            if deployed.rc != 0:
+                sys.exit(deployed.explain())
+            get(base, getmap)  # the project is read by the first request of each process
+            measured = run_wrk(base + getmap, 16, 10)
+            print('| %d | %.0f | %.2f ms | %.2f ms | %d |' % (processes, measured['rps'], measured['p50_ms'] or 0,
+                                                             measured['p99_ms'] or 0, measured['failed']), flush=True)
+    finally:
+        run_playbook('site.yml', SETTINGS)
 
 
 if __name__ == '__main__':

@@ -20,7 +20,7 @@ SETTINGS = {'kargo_prefix': PREFIX, 'kargo_root': '/tmp/kargo-bad', 'kargo_secre
     ({'postgis_publish_port': 65536}, 'postgis_publish_port: 65536 is not a port number (1-65535)'),
     ({'proxy_tls_certificate_file': '/nonexistent/kargo.crt', 'proxy_tls_key_file': '/nonexistent/kargo.key'},
      'proxy_tls_certificate_file: /nonexistent/kargo.crt does not exist on the controller'),
-    ({'qgis_server_processes': 0}, 'qgis_server_processes: 0 is not a number of processes (1-64)'),
+    ({'qgis_server_processes': 0}, 'qgis_server_processes: 0 is not a number of processes (1-64) or auto'),
     ({'mapproxy_seed_max_level': 25}, 'mapproxy_seed_max_level: 25 is not a zoom level, must be between 0 and 20'),
     ({'mapproxy_max_requests': -1}, 'mapproxy_max_requests: -1 is not a number of requests (0 = workers never'),
     ({'tileserver_gl_max_zoom': 15}, 'tileserver_gl_max_zoom: 15 is not a zoom level, must be between 0 and 14'),

@@ -110,6 +110,17 @@ def test_qgis_getmap_returns_a_picture_of_the_data(stack):
     check_qgis_getmap(BASE)
 
 
+def test_qgis_server_runs_one_process_per_core_by_default(stack):
+    """qgis_server_processes: auto, the engine's cores (at most 8): that many
+    qgis_mapserv.fcgi processes render in the container."""
+    cores = min(max(engine().info()['NCPU'], 1), 8)
+    container = engine().containers.list(filters={'label': 'com.docker.compose.project=%s' % project('qgis-server')})[0]
+    assert 'QGIS_SERVER_PROCESSES=%d' % cores in container.attrs['Config']['Env']
+    # no ps in the image: each process's name (15 characters) from /proc
+    listed = container.exec_run(['sh', '-c', 'cat /proc/[0-9]*/comm']).output.decode().split()
+    assert listed.count('qgis_mapserv.fc') == cores, listed
+
+
 def test_mapproxy_serves_wmts_and_tms_tiles(stack):
     check_mapproxy_tiles(BASE)
 
