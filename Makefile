@@ -56,6 +56,7 @@ bench: setup
 	$(PY) bench/lab_nodes.py
 	$(PY) bench/backup_restore.py
 	$(PY) bench/serving_load.py
+	$(PY) bench/compose_update_gap.py
 	$(PY) bench/datasets_load.py
 
 clean:

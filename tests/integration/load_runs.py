@@ -48,3 +48,23 @@ def run_wrk(url, connections, seconds, threads=2, timeout=10):
     if done.returncode != 0:
         raise AssertionError('wrk failed: %s %s' % (done.stdout[-1000:], done.stderr[-1000:]))
     return parse_wrk(done.stdout)
+
+
+def longest_gap(answers):
+    """Seconds without a good answer, the longest: from the last good answer before a run
+    of failures to the end of the first good one after it. answers: (started, ended, good)
+    per request, in order; failures at the very start or end (no good answer on one side)
+    are not a gap that was measured whole, and count from/to the first/last request."""
+    gap, last_good, failing_since = 0.0, None, None
+    for started, ended, good in answers:
+        if not good:
+            if failing_since is None:
+                failing_since = last_good if last_good is not None else started
+            continue
+        if failing_since is not None:
+            gap = max(gap, ended - failing_since)
+            failing_since = None
+        last_good = ended
+    if failing_since is not None and answers:
+        gap = max(gap, answers[-1][1] - failing_since)
+    return gap

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'integration'))
-from load_runs import parse_wrk  # noqa: E402
+from load_runs import longest_gap, parse_wrk  # noqa: E402
 
 CLEAN = """Running 3s test @ https://localhost:18443/
   2 threads and 64 connections
@@ -59,3 +59,15 @@ def test_seconds_and_microseconds_are_milliseconds():
 def test_what_is_no_wrk_report_is_named():
     with pytest.raises(ValueError, match='not a wrk report'):
         parse_wrk('wrk: command not found')
+
+
+def test_the_longest_gap_runs_from_the_last_good_answer_to_the_next_good_one():
+    answers = [(0.0, 0.1, True), (0.2, 0.3, False), (0.4, 0.5, True),   # 0.4 s
+               (0.6, 0.7, True), (0.8, 5.8, False), (5.9, 6.0, False), (6.1, 6.2, True)]   # 6.2 - 0.7
+    assert longest_gap(answers) == pytest.approx(5.5)
+
+
+def test_no_failure_is_no_gap_and_failures_at_the_end_count_to_the_last_request():
+    assert longest_gap([(0.0, 0.1, True), (0.2, 0.3, True)]) == 0.0
+    assert longest_gap([]) == 0.0
+    assert longest_gap([(0.0, 0.1, True), (0.2, 0.3, False), (0.4, 1.5, False)]) == pytest.approx(1.4)
