@@ -349,6 +349,14 @@ def test_the_status_says_how_far_back_the_database_can_go():
             '2026-12-02T03:15:30+00:00.') in kargo_backup.status_summary('/b', [], status)
 
 
+def test_a_backup_without_point_in_time_clears_what_an_earlier_one_said():
+    fields = kargo_backup.pitr_status({'label': '20261202-031500F', 'oldest_time': '2026-12-02T03:15:30+00:00'})
+    assert fields == {'last_pitr_backup': '20261202-031500F', 'pitr_oldest_time': '2026-12-02T03:15:30+00:00'}
+    cleared = kargo_backup.pitr_status(None)
+    assert cleared == {'last_pitr_backup': None, 'pitr_oldest_time': None}
+    assert not any(line.startswith('Point in time') for line in kargo_backup.status_summary('/b', [], cleared))
+
+
 def test_timings_add_up_per_phase():
     timings = kargo_backup.Timings()
     for _ in range(2):

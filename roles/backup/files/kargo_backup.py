@@ -543,6 +543,15 @@ def restore_file_sets(name, folder, manifest, file_sets):
     return restored
 
 
+def pitr_status(pitr):
+    """The status fields of point in time after a backup: its pgBackRest backup, or none
+    when this backup had none (kargo_backup_pitr turned off: what an earlier one said is
+    no longer true)."""
+    if not pitr:
+        return {'last_pitr_backup': None, 'pitr_oldest_time': None}
+    return {'last_pitr_backup': pitr['label'], 'pitr_oldest_time': pitr['oldest_time']}
+
+
 # --- the commands ----------------------------------------------------------------------
 
 def backup(server, root, pitr_full_days=None, file_sets=()):
@@ -564,7 +573,7 @@ def backup(server, root, pitr_full_days=None, file_sets=()):
     if pitr_full_days is not None:
         with timings.phase('pgBackRest backup'):
             result['pitr'] = pitr_backup(server, pitr_full_days)
-        update_status(root, last_pitr_backup=result['pitr']['label'], pitr_oldest_time=result['pitr']['oldest_time'])
+    update_status(root, **pitr_status(result.get('pitr')))
     result['seconds'] = timings.seconds
     return result
 
