@@ -18,6 +18,7 @@ import threading
 import time
 
 import requests
+import urllib3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
@@ -63,7 +64,6 @@ class Prober(threading.Thread):
 
 
 def main():
-    import urllib3
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     deployed = run_playbook('site.yml', SETTINGS)
     if deployed.rc != 0:
