@@ -206,6 +206,17 @@ def seeds_due(mark_results, layers, ids):
     return due
 
 
+def stale_caches(cache_folders, layer_names, root='/mapproxy/cache'):
+    """The paths of MapProxy's caches (and seed marks) of layers it no longer has, to drop:
+    `cache_folders` are the names in <root>/data (<layer>_cache_<grid>, as mapproxy.yaml
+    names the caches); the tiles of an unpublished dataset are then not served any more
+    (the proxy answers cached tiles from these files)."""
+    folders = [folder for folder in sorted(cache_folders)
+               if '_cache_' in folder and folder.rpartition('_cache_')[0] not in layer_names]
+    layers = sorted(set(folder.rpartition('_cache_')[0] for folder in folders))
+    return ['%s/data/%s' % (root, folder) for folder in folders] + ['%s/.kargo-seeded-%s' % (root, layer) for layer in layers]
+
+
 def layer_colour(name):
     """The colour of a dataset without a style, the same in QGIS Server and the vector style."""
     return hashlib.md5(name.encode('utf-8')).hexdigest()[:6]

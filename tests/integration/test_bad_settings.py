@@ -30,10 +30,14 @@ SETTINGS = {'kargo_prefix': PREFIX, 'kargo_root': '/tmp/kargo-bad', 'kargo_secre
     ({'kargo_backup_keep_daily': -1}, 'kargo_backup_keep_daily: -1 must be between 0 and 100000'),
     ({'proxy_tiles_max_age': -1}, 'proxy_tiles_max_age: -1 is not a whole number of seconds >= 0'),
     ({'images_build_parallel': 0}, 'images_build_parallel: 0 is not a number of builds at once (1-16)'),
+    ({'mapproxy_cache_directory_layout': 'tc'},
+     'mapproxy_cache_type file, mapproxy_cache_directory_layout tc: the proxy answers the cached tiles from their files'
+     ' (kargo_proxy_serves_tiles: true), which needs the file cache in the tms layout'),
 ], ids=['unknown-service', 'https-port-too-high', 'http-port-zero', 'postgis-port-too-high', 'missing-certificate',
         'qgis-processes-zero', 'mapproxy-seed-level-too-high', 'mapproxy-max-requests-negative',
         'tileserver-zoom-too-high',
-        'image-age-not-a-number', 'backup-schedule-not-cron', 'backup-keep-negative', 'builds-at-once-zero', 'tiles-max-age-negative'])
+        'image-age-not-a-number', 'backup-schedule-not-cron', 'backup-keep-negative', 'tiles-max-age-negative', 'builds-at-once-zero',
+        'tile-files-need-the-tms-layout'])
 def test_bad_setting_fails_before_anything_is_deployed(settings, message):
     run = run_playbook('site.yml', dict(SETTINGS, **settings))
     print('\n' + '\n'.join(run.failure_messages()))

@@ -161,7 +161,7 @@ def seeded():
     found = {}
     for name in ('parks', 'pois', 'rivers', 'zones'):
         found[name] = mapproxy_exec('cat /mapproxy/cache/.kargo-seeded-%s; stat -c %%Y '
-                                    '/mapproxy/cache/data/%s_cache_EPSG3857/00/000/000/000/000/000/000.png' % (name, name))
+                                    '/mapproxy/cache/data/%s_cache_EPSG3857/0/0/0.png' % (name, name))
     return found
 
 
@@ -227,7 +227,7 @@ def test_mapproxy_caches_each_dataset_seeded_inside_its_extent(stack):
     # levels 0 to mapproxy_seed_max_level (3) seeded (whole metatiles around Lyon), no more
     listing = mapproxy_exec('cd /mapproxy/cache/data/zones_cache_EPSG3857 && find . -name "*.png" | cut -d/ -f2 | sort | uniq -c')
     levels = dict((level, int(count)) for count, level in (line.split() for line in listing.splitlines()))
-    assert sorted(levels) == ['00', '01', '02', '03'], listing
+    assert sorted(levels) == ['0', '1', '2', '3'], listing
     assert all(marks.split()[0] for marks in seeded().values())
 
 
@@ -331,5 +331,10 @@ def test_state_absent_drops_the_table_and_unpublishes_it(stack, data_dir):
     assert sql("SELECT to_regclass('%s.zones') IS NULL" % SCHEMA) == 't'
     capabilities = get(BASE, '/qgis/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities').text
     assert '<Name>zones</Name>' not in capabilities and '<Name>parks</Name>' in capabilities
+    # its cached tiles are dropped: the proxy (which answers cached tiles from their files)
+    # serves none of them any more
+    assert '.kargo-seeded-zones' not in mapproxy_exec('ls -A /mapproxy/cache').split()
+    assert 'zones_cache_EPSG3857' not in mapproxy_exec('ls /mapproxy/cache/data').split()
+    assert get(BASE, '/mapproxy/wmts/zones/webmercator/0/0/0.png').status_code != 200
     again = run_playbook('playbooks/data.yml', entries)
     assert again.rc == 0 and again.stats()['changed'] == 0, again.changed_tasks()

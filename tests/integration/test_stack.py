@@ -125,6 +125,40 @@ def test_mapproxy_serves_wmts_and_tms_tiles(stack):
     check_mapproxy_tiles(BASE)
 
 
+def mapproxy_exec(*argv):
+    container = engine().containers.list(filters={'label': 'com.docker.compose.project=%s' % project('mapproxy')})[0]
+    code, output = container.exec_run(list(argv))
+    return code, output
+
+
+def cached_tile(z, x, y):
+    """The nginx ETag of the tile's file in MapProxy's cache ("<mtime>-<size>" in hex), and
+    MapProxy's own answer for it (asked inside its container: no proxy)."""
+    code, stat_line = mapproxy_exec('stat', '-c', '%Y %s', '/mapproxy/cache/data/countries_cache_EPSG3857/%d/%d/%d.png' % (z, x, y))
+    etag = '"%x-%x"' % tuple(int(n) for n in stat_line.split()) if code == 0 else None
+    _code, own = mapproxy_exec('python3', '-c', 'import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen('
+                               '"http://127.0.0.1:8080/wmts/countries/webmercator/%d/%d/%d.png").read())' % (z, x, y))
+    return etag, own
+
+
+def test_the_proxy_answers_cached_wmts_tiles_from_mapproxys_files(stack):
+    """kargo_proxy_serves_tiles: a seeded tile is nginx's answer from the file of MapProxy's cache
+    (its ETag is the file's), the bytes MapProxy itself answers, revalidated to 304; a tile
+    not cached yet is rendered by MapProxy, and answered from its file from then on."""
+    etag, own = cached_tile(2, 2, 1)
+    answer = get(BASE, '/mapproxy/wmts/countries/webmercator/2/2/1.png')
+    assert answer.status_code == 200 and answer.headers['ETag'] == etag, (etag, answer.headers)
+    assert answer.content == own and answer.headers['Content-Type'] == 'image/png'
+    assert get(BASE, '/mapproxy/wmts/countries/webmercator/2/2/1.png', headers={'If-None-Match': etag}).status_code == 304
+    # level 6 is beyond the seeded levels (mapproxy_seed_max_level)
+    assert cached_tile(6, 33, 22)[0] is None
+    rendered = get(BASE, '/mapproxy/wmts/countries/webmercator/6/33/22.png')
+    assert rendered.status_code == 200 and png_variance(rendered.content) > 0, rendered.status_code
+    etag, own = cached_tile(6, 33, 22)
+    again = get(BASE, '/mapproxy/wmts/countries/webmercator/6/33/22.png')
+    assert etag is not None and again.headers['ETag'] == etag and again.content == own == rendered.content
+
+
 def test_tileserver_serves_a_vector_tile_and_its_style(stack):
     check_tileserver(BASE)
 
@@ -231,10 +265,15 @@ def test_second_run_changes_nothing(stack):
 
 def test_one_mapproxy_setting_restarts_mapproxy_only(stack):
     before = containers_by_service()
+    tile_before = get(BASE, '/mapproxy/wmts/countries/webmercator/2/2/1.png')
     changed = site(mapproxy_meta_size=[2, 2])
     assert changed.rc == 0, changed.explain()
     after = containers_by_service()
     assert after['mapproxy'] != before['mapproxy']
+    # reseeded: the tile the proxy answers from its file is the new one, at once
+    etag, own = cached_tile(2, 2, 1)
+    answer = get(BASE, '/mapproxy/wmts/countries/webmercator/2/2/1.png')
+    assert etag != tile_before.headers['ETag'] and answer.headers['ETag'] == etag and answer.content == own
     others = [s for s in SERVICES if s != 'mapproxy']
     assert dict((s, after[s]) for s in others) == dict((s, before[s]) for s in others)
     assert png_variance(get(BASE, '/mapproxy/tms/1.0.0/countries/webmercator/1/2/2.png').content) > 100
