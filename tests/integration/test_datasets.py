@@ -136,10 +136,12 @@ def wmts_tile(layer, lon, lat, zoom):
     return answer.content
 
 
-def vector_tile(layer, lon, lat, zoom):
+def vector_tile(layer, lon, lat, zoom, cache=None):
+    """The decoded vector tile; `cache`: what the proxy must say it did (HIT or MISS)."""
     x, y = tile_xy(lon, lat, zoom)
     answer = get(BASE, '/tiles/data/%s/%d/%d/%d.pbf' % (layer, zoom, x, y))
     assert answer.status_code == 200, answer.text[:300]
+    assert cache is None or answer.headers.get('X-Kargo-Cache') == cache, answer.headers
     return mapbox_vector_tile.decode(answer.content)
 
 
@@ -259,6 +261,9 @@ def test_a_changed_file_reloads_its_table_its_cache_and_its_tiles_only(stack, da
     made again (the others not), and TileServer GL, which keeps its MBTiles open, is the
     one container recreated."""
     assert png_variance(wmts_tile('pois', 4.85, 45.76, 15)) == 0
+    vector_tile('pois', 4.85, 45.76, 14)
+    kept = vector_tile('pois', 4.85, 45.76, 14, cache='HIT')['pois']['features']
+    assert 'Bouchon Ça Va' not in [f['properties']['name'] for f in kept]
     before, started, loaded, seeds, stamps = containers(), started_at(), loaded_at(), seeded(), mbtiles_stamps()
     write_pois(data_dir, ['Café Olé', 'Brasserie Georges', 'Bouchon Ça Va'])
     try:
@@ -283,7 +288,8 @@ def test_a_changed_file_reloads_its_table_its_cache_and_its_tiles_only(stack, da
             (n, t) for n, t in started.items() if 'tileserver' not in n)
         rebuilt = mbtiles_stamps()
         assert [name for name in sorted(rebuilt) if rebuilt[name] != stamps[name]] == ['pois.mbtiles.build']
-        points = vector_tile('pois', 4.85, 45.76, 14)['pois']['features']
+        # the proxy dropped the tiles it kept: the new tile, from the new MBTiles
+        points = vector_tile('pois', 4.85, 45.76, 14, cache='MISS')['pois']['features']
         assert 'Bouchon Ça Va' in [f['properties']['name'] for f in points]
         items = get(BASE, '/qgis/wfs3/collections/pois/items.json').json()
         assert 'Bouchon Ça Va' in [f['properties']['name'] for f in items['features']]

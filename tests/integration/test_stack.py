@@ -163,6 +163,20 @@ def test_tileserver_serves_a_vector_tile_and_its_style(stack):
     check_tileserver(BASE)
 
 
+def test_the_proxy_keeps_the_vector_tiles_it_was_answered(stack):
+    """kargo_proxy_serves_tiles: the first answer of a vector tile is TileServer GL's (MISS),
+    the next ones the proxy's copy (HIT), the same bytes, headers and validator."""
+    first = get(BASE, '/tiles/data/countries/4/8/5.pbf')
+    second = get(BASE, '/tiles/data/countries/4/8/5.pbf')
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert (first.headers['X-Kargo-Cache'], second.headers['X-Kargo-Cache']) == ('MISS', 'HIT'), second.headers
+    assert second.content == first.content and second.headers['ETag'] == first.headers['ETag']
+    assert second.headers['Content-Encoding'] == 'gzip' and second.headers['Cache-Control'] == 'public, max-age=3600'
+    # errors are not kept
+    missing = [get(BASE, '/tiles/data/countries/2/2/9.pbf') for _ in range(2)]
+    assert [m.status_code for m in missing] == [404, 404] and missing[1].headers['X-Kargo-Cache'] == 'MISS'
+
+
 # Every endpoint of issue 14's table (and WFS), through the proxy over HTTPS
 LOADED = {
     'landing-page': '/',
