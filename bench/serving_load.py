@@ -7,10 +7,9 @@ of the WMTS tile (and of the vector tile, the limit of that one) as static files
 endpoint is asked once before it is measured (tiles once cached). Prints req/s, p50, p99,
 failed requests (non-2xx and socket errors) and the ratio to the limit.
 
-The stack is deployed by site.yml (prefix kargo-bench, as bench/stack_deploy.py) and left
-running; the static nginx is removed at the end. Then QGIS Server's GetMap throughput
-with 1, 2 and 4 rendering processes (qgis_server_processes, 16 connections), and the
-stack is left with the default (auto: one per core).
+The stack is deployed by site.yml (bench/bench_stack.py, as bench/stack_deploy.py). Then
+QGIS Server's GetMap throughput with 1, 2 and 4 rendering processes (qgis_server_processes,
+16 connections). The stack and the static nginx are removed at the end.
 """
 import os
 import subprocess
@@ -19,18 +18,14 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_stack import HTTPS_PORT, PREFIX, SETTINGS, remove  # noqa: E402
 from kargo_testlib import built_names, run_playbook  # noqa: E402
 from load_runs import run_wrk  # noqa: E402
 from stack_checks import get  # noqa: E402
 
-PREFIX = 'kargo-bench'
-ROOT_DIR = '/tmp/kargo-bench'
-HTTPS_PORT = 19443
-STATIC_PORT = 19543
-SETTINGS = {'kargo_prefix': PREFIX, 'kargo_root': ROOT_DIR, 'kargo_secrets_dir': ROOT_DIR + '-secrets',
-            'kargo_http_port': 19080, 'kargo_https_port': HTTPS_PORT,
-            'kargo_services': ['postgis', 'qgis_server', 'mapproxy', 'tileserver_gl', 'proxy'],
-            'kargo_backup_schedule': ''}
+STATIC_PORT = 19743
+SETTINGS = dict(SETTINGS, kargo_backup_schedule='')
 TILE = '/mapproxy/wmts/countries/webmercator/2/2/1.png'
 VECTOR_TILE = '/tiles/data/countries/2/2/1.pbf'
 ENDPOINTS = [
@@ -92,6 +87,13 @@ def main():
     deployed = run_playbook('site.yml', SETTINGS)
     if deployed.rc != 0:
         sys.exit(deployed.explain())
+    try:
+        measure()
+    finally:
+        remove(SETTINGS, volumes=True)
+
+
+def measure():
     base = 'https://localhost:%d' % HTTPS_PORT
     # each endpoint asked once first: tiles are measured once cached, as the issue asks
     answers = dict((path, get(base, path)) for _name, path in ENDPOINTS)
@@ -125,17 +127,14 @@ def print_qgis_scaling(base):
     print('\nQGIS Server GetMap 256 px by rendering processes (16 connections, 10 s, %d cores)' % os.cpu_count())
     print('| processes | req/s | p50 | p99 | failed |')
     print('|---|---|---|---|---|')
-    try:
-        for processes in (1, 2, 4):
-            deployed = run_playbook('site.yml', dict(SETTINGS, qgis_server_processes=processes))
-            if deployed.rc != 0:
-                sys.exit(deployed.explain())
-            get(base, getmap)  # the project is read by the first request of each process
-            measured = run_wrk(base + getmap, 16, 10)
-            print('| %d | %.0f | %.2f ms | %.2f ms | %d |' % (processes, measured['rps'], measured['p50_ms'] or 0,
-                                                             measured['p99_ms'] or 0, measured['failed']), flush=True)
-    finally:
-        run_playbook('site.yml', SETTINGS)
+    for processes in (1, 2, 4):
+        deployed = run_playbook('site.yml', dict(SETTINGS, qgis_server_processes=processes))
+        if deployed.rc != 0:
+            sys.exit(deployed.explain())
+        get(base, getmap)  # the project is read by the first request of each process
+        measured = run_wrk(base + getmap, 16, 10)
+        print('| %d | %.0f | %.2f ms | %.2f ms | %d |' % (processes, measured['rps'], measured['p50_ms'] or 0,
+                                                         measured['p99_ms'] or 0, measured['failed']), flush=True)
 
 
 if __name__ == '__main__':

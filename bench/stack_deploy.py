@@ -21,13 +21,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_stack import PREFIX, ROOT_DIR, SETTINGS  # noqa: E402
+from bench_stack import remove as remove_stack  # noqa: E402
 from kargo_testlib import run_playbook  # noqa: E402
-
-PREFIX = 'kargo-bench'
-ROOT_DIR = '/tmp/kargo-bench'
-SETTINGS = {'kargo_prefix': PREFIX, 'kargo_root': ROOT_DIR, 'kargo_secrets_dir': ROOT_DIR + '-secrets',
-            'kargo_http_port': 19080, 'kargo_https_port': 19443,
-            'kargo_services': ['postgis', 'qgis_server', 'mapproxy', 'tileserver_gl', 'proxy']}
 ORDER = ['postgis', 'qgis_server', 'mapproxy', 'tileserver_gl', 'proxy']
 # the machine is shared and single runs vary by 20%: each figure is the median of ROUNDS
 # rounds (CLI, cold deploy, no-op re-run), the number given as the first argument
@@ -40,9 +37,7 @@ def median(runs):
 
 
 def remove(volumes):
-    removed = run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_remove_volumes=volumes))
-    if removed.rc != 0:
-        sys.exit('remove.yml failed:\n' + removed.explain())
+    remove_stack(SETTINGS, volumes)
 
 
 # wall-clock seconds, CPU seconds of the commands, load average at the end, changed tasks
@@ -92,8 +87,6 @@ def main():
               % (number, rounds, plains[-1].seconds, colds[-1].seconds, colds[-1].seconds / plains[-1].seconds,
                  noops[-1].seconds), flush=True)
     remove(volumes=True)
-    # remove.yml keeps the shared networks unless every known service is removed
-    subprocess.run(['docker', 'network', 'rm', PREFIX + '-front', PREFIX + '-back'], capture_output=True)
 
     plain, cold, noop = median(plains), median(colds), median(noops)
     print('\nwhole stack, %d services, images present, %d cores; medians of %d rounds' % (len(ORDER), os.cpu_count(), rounds))

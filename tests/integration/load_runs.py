@@ -1,8 +1,10 @@
 """Load runs with wrk (Debian's package, in the stack's tools image), bounded in time and
 connections, only against this machine's loopback (or a lab's own addresses): what it
 measured, parsed from its report."""
+import os
 import re
 import subprocess
+import time
 
 from kargo_testlib import built_names, engine
 
@@ -36,18 +38,57 @@ def parse_wrk(report):
     return result
 
 
-def run_wrk(url, connections, seconds, threads=2, timeout=10):
-    """wrk against url from a container on the host's network; its parsed report."""
+def wrk_command(url, connections, seconds, threads, timeout, name=None):
+    """docker run of wrk against url from a container on the host's network."""
     if not url.startswith(('https://localhost', 'http://localhost', 'https://127.', 'http://127.', 'https://10.')):
         raise ValueError('load goes only to this machine or a lab: %s' % url)
     engine()  # fails clearly when there is no engine
-    done = subprocess.run(['docker', 'run', '--rm', '--network', 'host', '--entrypoint', 'wrk', built_names()['tools'],
-                           '--latency', '-t', str(threads), '-c', str(connections), '-d', '%ds' % seconds,
-                           '--timeout', '%ds' % timeout, url],
+    return (['docker', 'run', '--rm'] + (['--name', name] if name else [])
+            + ['--network', 'host', '--entrypoint', 'wrk', built_names()['tools'],
+               '--latency', '-t', str(threads), '-c', str(connections), '-d', '%ds' % seconds,
+               '--timeout', '%ds' % timeout, url])
+
+
+def run_wrk(url, connections, seconds, threads=2, timeout=10):
+    """wrk against url for that many seconds; its parsed report."""
+    done = subprocess.run(wrk_command(url, connections, seconds, threads, timeout),
                           capture_output=True, text=True, timeout=seconds + timeout + 60)
     if done.returncode != 0:
         raise AssertionError('wrk failed: %s %s' % (done.stdout[-1000:], done.stderr[-1000:]))
     return parse_wrk(done.stdout)
+
+
+class LoadDuring:
+    """`with LoadDuring(url, connections) as load:` wrk runs against url while the block
+    runs (at most max_seconds), stopped at its end like Ctrl-C (wrk then reports what it
+    measured); load.report is the parsed report."""
+
+    def __init__(self, url, connections, max_seconds=600, threads=2, timeout=10):
+        self.name = 'kargo-test-wrk-%d' % os.getpid()
+        self.command = wrk_command(url, connections, max_seconds, threads, timeout, name=self.name)
+        self.report = None
+
+    def __enter__(self):
+        subprocess.run(['docker', 'rm', '-f', self.name], capture_output=True)
+        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # the block starts once wrk runs: stopped before that, it would run max_seconds
+        for _attempt in range(60):
+            running = subprocess.run(['docker', 'inspect', '--format', '{{.State.Running}}', self.name],
+                                     capture_output=True, text=True)
+            if running.stdout.strip() == 'true' or self.process.poll() is not None:
+                break
+            time.sleep(0.5)
+        return self
+
+    def __exit__(self, *_exception):
+        subprocess.run(['docker', 'kill', '--signal', 'INT', self.name], capture_output=True)
+        try:
+            out, err = self.process.communicate(timeout=60)
+        finally:
+            subprocess.run(['docker', 'rm', '-f', self.name], capture_output=True)
+        if self.process.returncode != 0:
+            raise AssertionError('wrk failed: %s %s' % (out[-1000:], err[-1000:]))
+        self.report = parse_wrk(out)
 
 
 def longest_gap(answers):

@@ -15,6 +15,7 @@ import requests
 import yaml
 
 from kargo_testlib import ROOT, run_playbook
+from load_runs import LoadDuring
 from stack_checks import EVERY_CHECK, check_landing_redirect_and_headers
 
 with open(os.path.join(ROOT, 'molecule', 'lab', 'settings.yml')) as settings_file:
@@ -28,6 +29,7 @@ BASE = 'https://' + MANAGER_IP
 NODES = ('node1', 'node2', 'node3')
 STACKS = ('postgis', 'backup', 'qgis-server', 'mapproxy', 'tileserver-gl', 'proxy')
 REPLICATED = ('qgis-server_qgis-server', 'mapproxy_mapproxy', 'tileserver-gl_tileserver-gl')
+WMTS_TILE = '/mapproxy/wmts/countries/webmercator/2/2/1.png'
 
 
 def molecule(action):
@@ -216,7 +218,8 @@ def test_molecule_verify_passes(deployed):
 def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
     """site.yml --check --diff on the swarm: a changed MapProxy setting is planned as an
     update of MapProxy alone, naming its config; check mode updates no service; the real run
-    then does what was planned."""
+    then does what was planned: MapProxy's two replicas roll one after the other while wrk
+    asks the proxy for a tile, and not one request fails."""
     versions = dict((name, s['Version']['Index']) for name, s in services().items())
     checked = run_playbook('site.yml', dict(SETTINGS, mapproxy_meta_buffer=100), inventory=INVENTORY,
                            options=['--check', '--diff'])
@@ -228,8 +231,12 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
             assert all(action == 'unchanged' for _s, action, _r in planned[service(stack)]), planned
     assert dict((name, s['Version']['Index']) for name, s in services().items()) == versions
 
-    applied = site(mapproxy_meta_buffer=100)
+    with LoadDuring(BASE + WMTS_TILE, connections=16) as load:
+        applied = site(mapproxy_meta_buffer=100)
     assert applied.rc == 0, applied.explain()
+    print('\nwrk during the rolling update of MapProxy: %(requests)d requests in %(seconds).0f s, '
+          'p99 %(p99_ms).0f ms, %(failed)d failed' % load.report)
+    assert load.report['requests'] > 0 and load.report['failed'] == 0, load.report
     assert applied.deploy_plans('node1')[0] == planned
     after = dict((name, s['Version']['Index']) for name, s in services().items())
     assert [name for name in sorted(after) if after[name] != versions[name]] == [service('mapproxy_mapproxy')]
