@@ -10,6 +10,9 @@ from kargo_testlib import built_names, engine
 
 NUMBER = r'([0-9.]+)([a-zA-Z]*)'
 TO_MS = {'us': 0.001, 'ms': 1.0, 's': 1000.0, 'm': 60000.0}
+SOCKET_ERRORS = ('connect', 'read', 'write', 'timeout')
+# wrk waits this many milliseconds before each request of a connection (its delay() hook)
+PACED_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'wrk_paced.lua')
 
 
 def milliseconds(value, unit):
@@ -17,8 +20,9 @@ def milliseconds(value, unit):
 
 
 def parse_wrk(report):
-    """{requests, seconds, rps, p50_ms, p99_ms, socket_errors, non_2xx, failed} of a
-    `wrk --latency` report; failed = socket errors (connect, read, write, timeout) + non-2xx/3xx."""
+    """{requests, seconds, rps, p50_ms, p99_ms, socket_errors, non_2xx, failed, errors} of a
+    `wrk --latency` report; failed = socket errors (connect, read, write, timeout) + non-2xx/3xx;
+    errors: the socket errors by kind, those that happened."""
     done = re.search(r'^\s*([0-9]+) requests in ' + NUMBER, report, re.M)
     if not done:
         raise ValueError('not a wrk report: %r' % report[-500:])
@@ -33,20 +37,25 @@ def parse_wrk(report):
         'p50_ms': latency.get('50'), 'p99_ms': latency.get('99'),
         'socket_errors': sum(int(n) for n in socket.groups()) if socket else 0,
         'non_2xx': int(non_2xx.group(1)) if non_2xx else 0,
+        'errors': dict((kind, int(n)) for kind, n in zip(SOCKET_ERRORS, socket.groups()) if int(n)) if socket else {},
     }
     result['failed'] = result['socket_errors'] + result['non_2xx']
     return result
 
 
-def wrk_command(url, connections, seconds, threads, timeout, name=None):
-    """docker run of wrk against url from a container on the host's network."""
+def wrk_command(url, connections, seconds, threads, timeout, name=None, pause_ms=0):
+    """docker run of wrk against url from a container on the host's network; with
+    pause_ms, each connection waits that long before each request (at most
+    connections * 1000 / pause_ms requests a second: load that leaves the machine room)."""
     if not url.startswith(('https://localhost', 'http://localhost', 'https://127.', 'http://127.', 'https://10.')):
         raise ValueError('load goes only to this machine or a lab: %s' % url)
     engine()  # fails clearly when there is no engine
-    return (['docker', 'run', '--rm'] + (['--name', name] if name else [])
+    paced = (['-v', '%s:/kargo/paced.lua:ro' % PACED_SCRIPT, '-e', 'KARGO_WRK_PAUSE_MS=%d' % pause_ms]
+             if pause_ms else [])
+    return (['docker', 'run', '--rm'] + (['--name', name] if name else []) + paced
             + ['--network', 'host', '--entrypoint', 'wrk', built_names()['tools'],
                '--latency', '-t', str(threads), '-c', str(connections), '-d', '%ds' % seconds,
-               '--timeout', '%ds' % timeout, url])
+               '--timeout', '%ds' % timeout] + (['-s', '/kargo/paced.lua'] if pause_ms else []) + [url])
 
 
 def run_wrk(url, connections, seconds, threads=2, timeout=10):
@@ -61,11 +70,12 @@ def run_wrk(url, connections, seconds, threads=2, timeout=10):
 class LoadDuring:
     """`with LoadDuring(url, connections) as load:` wrk runs against url while the block
     runs (at most max_seconds), stopped at its end like Ctrl-C (wrk then reports what it
-    measured); load.report is the parsed report."""
+    measured); load.report is the parsed report. pause_ms: as in wrk_command."""
 
-    def __init__(self, url, connections, max_seconds=600, threads=2, timeout=10):
+    def __init__(self, url, connections, max_seconds=600, threads=2, timeout=10, pause_ms=0):
         self.name = 'kargo-test-wrk-%d' % os.getpid()
-        self.command = wrk_command(url, connections, max_seconds, threads, timeout, name=self.name)
+        self.command = wrk_command(url, connections, max_seconds, threads, timeout, name=self.name,
+                                   pause_ms=pause_ms)
         self.report = None
 
     def __enter__(self):

@@ -89,6 +89,14 @@ def wait_for(condition, timeout, what):
         time.sleep(3)
 
 
+def proxy_log_since(started):
+    """What the proxy's container on the manager logged since `started` (RFC 3339)."""
+    container = on_node('node1', 'docker', 'ps', '-q', '--filter',
+                        'label=com.docker.swarm.service.name=%s' % service('proxy_proxy')).stdout.split()[0]
+    done = on_node('node1', 'docker', 'logs', '--since', started, container)
+    return (done.stdout + done.stderr).splitlines()
+
+
 def site(inventory=INVENTORY, **more):
     return run_playbook('site.yml', dict(SETTINGS, **more), inventory=inventory)
 
@@ -231,12 +239,19 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
             assert all(action == 'unchanged' for _s, action, _r in planned[service(stack)]), planned
     assert dict((name, s['Version']['Index']) for name, s in services().items()) == versions
 
-    with LoadDuring(BASE + WMTS_TILE, connections=16) as load:
+    # paced (8 connections, 25 ms between a connection's requests): a steady stream of
+    # users that leaves the lab's two cores room to roll the update
+    started = on_node('node1', 'date', '-u', '+%Y-%m-%dT%H:%M:%SZ').stdout.strip()
+    with LoadDuring(BASE + WMTS_TILE, connections=8, pause_ms=25) as load:
         applied = site(mapproxy_meta_buffer=100)
     assert applied.rc == 0, applied.explain()
     print('\nwrk during the rolling update of MapProxy: %(requests)d requests in %(seconds).0f s, '
-          'p99 %(p99_ms).0f ms, %(failed)d failed' % load.report)
+          'p99 %(p99_ms).0f ms, %(failed)d failed %(errors)s' % load.report)
     assert load.report['requests'] > 0 and load.report['failed'] == 0, load.report
+    # a replica that stopped is refused at once and the next one asked; one that is gone
+    # (its address still in the proxy's DNS answer) would make every request wait 2 s
+    waited = [line for line in proxy_log_since(started) if 'timed out' in line and 'while connecting' in line]
+    assert not waited, waited[:3]
     assert applied.deploy_plans('node1')[0] == planned
     after = dict((name, s['Version']['Index']) for name, s in services().items())
     assert [name for name in sorted(after) if after[name] != versions[name]] == [service('mapproxy_mapproxy')]

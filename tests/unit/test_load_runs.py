@@ -42,12 +42,13 @@ Transfer/sec:     18.02MB
 
 def test_a_clean_run_has_no_failure():
     assert parse_wrk(CLEAN) == {'requests': 28013, 'seconds': 3.0, 'rps': 9334.35, 'p50_ms': 6.26, 'p99_ms': 19.57,
-                                'socket_errors': 0, 'non_2xx': 0, 'failed': 0}
+                                'socket_errors': 0, 'non_2xx': 0, 'failed': 0, 'errors': {}}
 
 
 def test_socket_errors_and_non_2xx_answers_are_failures():
     parsed = parse_wrk(FAILING)
     assert (parsed['socket_errors'], parsed['non_2xx'], parsed['failed']) == (5, 6, 11)
+    assert parsed['errors'] == {'read': 3, 'timeout': 2}
     assert parsed['p99_ms'] == 756.0 and parsed['rps'] == 1051.2
 
 
