@@ -11,7 +11,7 @@ from kargo_testlib import built_names, engine
 NUMBER = r'([0-9.]+)([a-zA-Z]*)'
 TO_MS = {'us': 0.001, 'ms': 1.0, 's': 1000.0, 'm': 60000.0}
 SOCKET_ERRORS = ('connect', 'read', 'write', 'timeout')
-# wrk waits this many milliseconds before each request of a connection (its delay() hook)
+# the wrk script that makes each connection pause before each request (its delay() hook)
 PACED_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'wrk_paced.lua')
 
 
@@ -27,6 +27,7 @@ def parse_wrk(report):
     if not done:
         raise ValueError('not a wrk report: %r' % report[-500:])
     socket = re.search(r'Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)', report)
+    socket_errors = dict(zip(SOCKET_ERRORS, (int(n) for n in socket.groups()))) if socket else {}
     non_2xx = re.search(r'Non-2xx or 3xx responses: ([0-9]+)', report)
     latency = dict((percent, milliseconds(value, unit))
                    for percent, value, unit in re.findall(r'^\s*(50|99)(?:\.0+)?%\s+' + NUMBER, report, re.M))
@@ -35,9 +36,9 @@ def parse_wrk(report):
         'seconds': milliseconds(done.group(2), done.group(3) or 's') / 1000.0,
         'rps': float(re.search(r'Requests/sec:\s+([0-9.]+)', report).group(1)),
         'p50_ms': latency.get('50'), 'p99_ms': latency.get('99'),
-        'socket_errors': sum(int(n) for n in socket.groups()) if socket else 0,
+        'socket_errors': sum(socket_errors.values()),
         'non_2xx': int(non_2xx.group(1)) if non_2xx else 0,
-        'errors': dict((kind, int(n)) for kind, n in zip(SOCKET_ERRORS, socket.groups()) if int(n)) if socket else {},
+        'errors': dict((kind, n) for kind, n in socket_errors.items() if n),
     }
     result['failed'] = result['socket_errors'] + result['non_2xx']
     return result
@@ -50,12 +51,14 @@ def wrk_command(url, connections, seconds, threads, timeout, name=None, pause_ms
     if not url.startswith(('https://localhost', 'http://localhost', 'https://127.', 'http://127.', 'https://10.')):
         raise ValueError('load goes only to this machine or a lab: %s' % url)
     engine()  # fails clearly when there is no engine
-    paced = (['-v', '%s:/kargo/paced.lua:ro' % PACED_SCRIPT, '-e', 'KARGO_WRK_PAUSE_MS=%d' % pause_ms]
-             if pause_ms else [])
-    return (['docker', 'run', '--rm'] + (['--name', name] if name else []) + paced
+    mounts, script = [], []
+    if pause_ms:
+        mounts = ['-v', '%s:/kargo/paced.lua:ro' % PACED_SCRIPT, '-e', 'KARGO_WRK_PAUSE_MS=%d' % pause_ms]
+        script = ['-s', '/kargo/paced.lua']
+    return (['docker', 'run', '--rm'] + (['--name', name] if name else []) + mounts
             + ['--network', 'host', '--entrypoint', 'wrk', built_names()['tools'],
                '--latency', '-t', str(threads), '-c', str(connections), '-d', '%ds' % seconds,
-               '--timeout', '%ds' % timeout] + (['-s', '/kargo/paced.lua'] if pause_ms else []) + [url])
+               '--timeout', '%ds' % timeout] + script + [url])
 
 
 def run_wrk(url, connections, seconds, threads=2, timeout=10):

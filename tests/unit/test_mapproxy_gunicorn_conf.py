@@ -46,4 +46,3 @@ def test_sigterm_stops_only_after_the_drain(monkeypatch):
     arbiter.handle_term()
     assert arbiter.stopped_at - signalled >= 1.0
     assert arbiter.said == ['SIGTERM: serving 1 s more before stopping (MAPPROXY_DRAIN_SECONDS)']
-
