@@ -25,8 +25,9 @@ def png_variance(content):
     return sum(ImageStat.Stat(image).var)
 
 
-def qgis_wms(base):
-    return WebMapService(base + '/qgis/', version='1.3.0', auth=Authentication(verify=False), timeout=60)
+def qgis_wms(base, path='/qgis/'):
+    """The WMS of QGIS Server's default project, or of the project at `path`."""
+    return WebMapService(base + path, version='1.3.0', auth=Authentication(verify=False), timeout=60)
 
 
 def check_qgis_capabilities(base):

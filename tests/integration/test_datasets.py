@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import zipfile
+from xml.sax.saxutils import escape
 
 import mapbox_vector_tile
 import pytest
@@ -81,7 +82,54 @@ def make_files(folder):
     with zipfile.ZipFile(str(folder / 'zones.zip'), 'w') as archive:
         for extension in ('shp', 'shx', 'dbf', 'prj', 'cpg'):
             archive.write(str(folder / ('zones.' + extension)), 'zones.' + extension)
+    make_projects(folder)
     return folder
+
+
+WGS84 = '<spatialrefsys><proj4>+proj=longlat +datum=WGS84 +no_defs</proj4><authid>EPSG:4326</authid></spatialrefsys>'
+
+
+def qgis_project(*layers):
+    """A QGIS project as QGIS Desktop saves one (WMS in EPSG:3857, every layer in WFS):
+    (layer name, provider, datasource, fill colour) per layer, all in EPSG:4326."""
+    maplayers = ''.join(
+        '<maplayer type="vector" geometry="Polygon"><id>%s_layer_id</id><datasource>%s</datasource>'
+        '<layername>%s</layername><srs>%s</srs><provider encoding="UTF-8">%s</provider>'
+        '<renderer-v2 type="singleSymbol"><symbols><symbol type="fill" name="0" alpha="1">'
+        '<layer class="SimpleFill" enabled="1" pass="0" locked="0"><Option type="Map">'
+        '<Option name="color" type="QString" value="%s"/><Option name="style" type="QString" value="solid"/>'
+        '</Option></layer></symbol></symbols></renderer-v2></maplayer>'
+        % (name, escape(source), name, WGS84, provider, colour) for name, provider, source, colour in layers)
+    tree = ''.join('<layer-tree-layer id="%s_layer_id" name="%s" providerKey="%s" source="%s" checked="Qt::Checked"/>'
+                   % (name, name, provider, escape(source, {'"': '&quot;'})) for name, provider, source, _c in layers)
+    wfs = ''.join('<value>%s_layer_id</value>' % name for name, _p, _s, _c in layers)
+    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+            '<qgis version="3.40.6-Bratislava" projectname="City"><title>City</title>'
+            '<projectCrs>%s</projectCrs><layer-tree-group>%s</layer-tree-group><projectlayers>%s</projectlayers>'
+            '<properties>'
+            '<WMSServiceCapabilities type="bool">true</WMSServiceCapabilities>'
+            '<WMSCrsList type="QStringList"><value>EPSG:4326</value><value>EPSG:3857</value></WMSCrsList>'
+            '<WFSLayers type="QStringList">%s</WFSLayers></properties></qgis>\n'
+            % (WGS84, tree, maplayers, wfs))
+
+
+def make_projects(folder):
+    """city.qgz: a PostGIS layer through the pg_service name (the parks dataset) and a file
+    layer (data/lakes.geojson beside it); broken.qgs: a PostGIS layer on a missing table."""
+    city = folder / 'city'
+    (city / 'data').mkdir(parents=True)
+    shutil.copy(str(folder / 'lakes.geojson'), str(city / 'data' / 'lakes.geojson'))
+    table = "service='kargo' sslmode=disable key='fid' srid=4326 type=MultiPolygon table=\"kargo_data\".\"%s\" (geom)"
+    with zipfile.ZipFile(str(city / 'city.qgz'), 'w') as archive:
+        archive.writestr('city.qgs', qgis_project(('parks_db', 'postgres', table % 'parks', '200,30,30,255'),
+                                                  ('lakes_file', 'ogr', './data/lakes.geojson', '30,30,200,255')))
+    (folder / 'broken.qgs').write_text(qgis_project(('lakes_file', 'ogr', './lakes.geojson', '30,30,200,255'),
+                                                    ('gone_db', 'postgres', table % 'gone', '200,30,30,255')))
+    (folder / 'not-a-project.qgs').write_text('lakes, not a project')
+
+
+def projects(folder, *more):
+    return [{'name': 'city', 'path': str(folder / 'city' / 'city.qgz')}] + list(more)
 
 
 def datasets(folder, *more):
@@ -97,7 +145,7 @@ def settings(folder, *more):
         'kargo_http_port': 19080, 'kargo_https_port': HTTPS_PORT,
         'kargo_services': ['postgis', 'qgis_server', 'mapproxy', 'tileserver_gl', 'proxy'], 'kargo_sample_data': False,
         'kargo_backup_schedule': '', 'kargo_backup_pitr': False,
-        'kargo_datasets': datasets(folder, *more),
+        'kargo_datasets': datasets(folder, *more), 'qgis_server_projects': projects(folder),
     }
 
 
@@ -167,16 +215,16 @@ def seeded():
     return found
 
 
-def getmap(layer, bbox):
-    answer = get(BASE, '/qgis/', params={'SERVICE': 'WMS', 'VERSION': '1.3.0', 'REQUEST': 'GetMap', 'LAYERS': layer,
+def getmap(layer, bbox, path='/qgis/'):
+    answer = get(BASE, path, params={'SERVICE': 'WMS', 'VERSION': '1.3.0', 'REQUEST': 'GetMap', 'LAYERS': layer,
                                          'STYLES': '', 'CRS': 'EPSG:3857', 'BBOX': ','.join(str(v) for v in bbox),
                                          'WIDTH': 256, 'HEIGHT': 256, 'FORMAT': 'image/png', 'TRANSPARENT': 'false'})
     assert answer.status_code == 200 and answer.content.startswith(b'\x89PNG'), answer.content[:300]
     return answer.content
 
 
-def wfs_names(layer):
-    answer = get(BASE, '/qgis/', params={'SERVICE': 'WFS', 'VERSION': '1.1.0', 'REQUEST': 'GetFeature', 'TYPENAME': layer,
+def wfs_names(layer, path='/qgis/'):
+    answer = get(BASE, path, params={'SERVICE': 'WFS', 'VERSION': '1.1.0', 'REQUEST': 'GetFeature', 'TYPENAME': layer,
                                          'OUTPUTFORMAT': 'application/vnd.geo+json'})
     assert answer.status_code == 200, answer.text[:500]
     return sorted(f['properties']['name'] for f in answer.json()['features'])
@@ -220,6 +268,20 @@ def test_wfs_and_ogc_api_features_return_the_features_with_their_text_intact(sta
     assert sorted(f['properties']['name'] for f in items.json()['features']) == ['Brasserie Georges', 'Café Olé']
 
 
+def test_a_project_of_the_user_is_served_at_its_path_with_its_postgis_and_file_layers(stack):
+    wms = qgis_wms(BASE, '/qgis/city/')
+    assert set(wms.contents) >= {'parks_db', 'lakes_file'}, list(wms.contents)
+    get_map_urls = [m['url'] for m in wms.getOperationByName('GetMap').methods]
+    assert all(url.startswith(BASE + '/qgis/city/') for url in get_map_urls), get_map_urls
+    for name in ('parks_db', 'lakes_file'):
+        assert png_variance(getmap(name, OVER_DATA_3857, '/qgis/city/')) > 50, name
+        assert png_variance(getmap(name, OUTSIDE_3857, '/qgis/city/')) == 0, name
+    assert wfs_names('lakes_file', '/qgis/city/') == ['Grand Large']
+    assert wfs_names('parks_db', '/qgis/city/') == wfs_names('parks')
+    # the default project is still the one at /qgis/
+    assert 'parks_db' not in qgis_wms(BASE).contents
+
+
 def test_mapproxy_caches_each_dataset_seeded_inside_its_extent(stack):
     capabilities = get(BASE, '/mapproxy/wmts/1.0.0/WMTSCapabilities.xml').text
     for name in ('parks', 'pois', 'rivers', 'zones'):
@@ -253,6 +315,29 @@ def test_a_second_run_changes_nothing(stack, data_dir):
     assert again.rc == 0, again.explain()
     assert again.stats()['changed'] == 0, again.changed_tasks()
     assert containers() == before and started_at() == started
+
+
+def test_a_project_with_a_layer_qgis_server_cannot_open_fails_the_run_and_the_served_one_stays(stack, data_dir):
+    before = containers()
+    bad = run_playbook('playbooks/data.yml', dict(settings(data_dir), qgis_server_projects=projects(
+        data_dir, {'name': 'broken', 'path': str(data_dir / 'broken.qgs')})))
+    assert bad.rc != 0
+    failures = ' '.join(bad.failure_messages())
+    assert 'qgis_server_projects (broken): QGIS Server cannot open its layer gone_db: ' in failures, failures
+    assert 'lakes_file' not in failures
+    assert containers() == before
+    # no location for it: /qgis/broken/ is the default project's, as any other path
+    assert 'gone_db' not in get(BASE, '/qgis/broken/', params={'SERVICE': 'WMS', 'REQUEST': 'GetCapabilities'}).text
+    assert wfs_names('lakes_file', '/qgis/city/') == ['Grand Large']
+    bad_entries = run_playbook('playbooks/data.yml', dict(settings(data_dir), qgis_server_projects=projects(
+        data_dir, {'name': 'wfs3', 'path': str(data_dir / 'not-a-project.qgs')},
+        {'name': 'city', 'path': str(data_dir / 'parks.geojson')})))
+    assert bad_entries.rc != 0
+    failures = ' '.join(bad_entries.failure_messages())
+    assert 'qgis_server_projects[1] (wfs3): name wfs3 is reserved (OGC API Features of the default project' in failures
+    assert 'qgis_server_projects[1] (wfs3): path %s/not-a-project.qgs is not a QGIS project: not XML' % data_dir in failures
+    assert 'qgis_server_projects[2] (city): path %s/parks.geojson is not a QGIS project (.qgs or .qgz)' % data_dir in failures
+    assert bad_entries.stats()['changed'] == 0
 
 
 def test_a_changed_file_reloads_its_table_its_cache_and_its_tiles_only(stack, data_dir):

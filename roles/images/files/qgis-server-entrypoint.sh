@@ -28,8 +28,15 @@ rm -f /tmp/qgis-fcgi/qgis.sock
 # libfcgi replaces a process's environment with the FastCGI request's parameters while
 # a request runs, so libpq (PGSERVICEFILE, PGSYSCONFDIR ...), GDAL, PROJ and QGIS would
 # not see the container's environment then: hand it over as fastcgi_param lines.
+# The project and its service URL go to a file of their own, as request parameters only:
+# the default location uses them, each location of qgis_server_projects names its own.
+# QGIS Server reads its settings once, when a process starts, and a project file set then
+# would be served at every location; unset, it takes QGIS_PROJECT_FILE from each request.
+# The service URL goes as the X-Qgis-Service-Url header (per request, too).
 fcgi_env=/tmp/nginx/fastcgi_env.conf
+fcgi_project=/tmp/nginx/fastcgi_project.conf
 : >"$fcgi_env"
+: >"$fcgi_project"
 while IFS= read -r -d '' kv; do
   k=${kv%%=*}; v=${kv#*=}
   case "$k" in
@@ -40,10 +47,15 @@ while IFS= read -r -d '' kv; do
     log "WARNING: not passing $k to QGIS (its value has a quote, backslash, dollar or newline)"
     continue
   fi
-  printf 'fastcgi_param %s "%s";\n' "$k" "$v" >>"$fcgi_env"
+  case "$k" in
+    QGIS_PROJECT_FILE) printf 'fastcgi_param %s "%s";\n' "$k" "$v" >>"$fcgi_project" ;;
+    QGIS_SERVER_SERVICE_URL) printf 'fastcgi_param HTTP_X_QGIS_SERVICE_URL "%s";\n' "$v" >>"$fcgi_project" ;;
+    *) printf 'fastcgi_param %s "%s";\n' "$k" "$v" >>"$fcgi_env" ;;
+  esac
 done < <(env -0)
 
 log "starting $N qgis_mapserv.fcgi processes (project: ${QGIS_PROJECT_FILE:-<from MAP parameter>})"
+unset QGIS_PROJECT_FILE QGIS_SERVER_SERVICE_URL
 spawn-fcgi -n -s /tmp/qgis-fcgi/qgis.sock -M 0600 -- \
   /usr/bin/multiwatch -f "$N" -- /usr/lib/cgi-bin/qgis_mapserv.fcgi &
 fcgi_pid=$!
