@@ -13,7 +13,7 @@ TIMED := bash scripts/timed.sh
 # build of the same version, measured here), else the python3 found first on PATH.
 PYTHON ?= $(shell /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && echo /usr/bin/python3 || echo python3)
 
-.PHONY: help setup venv collection engine test unit integration demo bench clean clean-machine
+.PHONY: help setup venv collection engine browser test unit integration demo bench clean clean-machine
 
 help:
 	@echo "make demo   deploy the geospatial stack on this host (Compose mode) and print its URLs"
@@ -38,13 +38,17 @@ $(COLLECTION_LINK):
 engine:
 	$(TIMED) engine bash scripts/ensure-docker.sh
 
+# Debian's chromium, headless, for the tests of the pages (not needed by the demo)
+browser:
+	$(TIMED) browser bash scripts/ensure-browser.sh
+
 unit: venv collection
 	$(PY) -m pytest tests/unit -q
 
-integration: setup
+integration: setup browser
 	$(PY) -m pytest tests/integration -v -rs
 
-test: setup
+test: setup browser
 	$(PY) -m pytest tests -v -rs --durations=15
 
 demo: setup

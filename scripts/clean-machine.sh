@@ -5,7 +5,7 @@
 # geostack-kargo/ and kargo-test*/), the swarm its tests made, the labs, the files under
 # /tmp/kargo-* and /opt/kargo, the generated inventories and secrets, Molecule's state of
 # its scenarios, the venv and the collection link.
-#   --engine  also stop dockerd and purge what scripts/ensure-docker.sh installed
+#   --engine  also stop dockerd and purge what scripts/ensure-docker.sh (and ensure-browser.sh) installed
 #             (docker.io, Compose v2, the pinned trixie source, /var/lib/docker) and
 #             debootstrap, which the images role installs
 # Nothing else on the engine or the machine is touched.
@@ -63,7 +63,7 @@ if $purge_engine; then
   pkill -x containerd 2>/dev/null || true
   log "purging the engine packages, the trixie source and /var/lib/docker"
   DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq docker.io docker-cli docker-compose docker-buildx \
-    containerd runc tini iptables debootstrap >/dev/null 2>&1 || true
+    containerd runc tini iptables debootstrap chromium >/dev/null 2>&1 || true
   DEBIAN_FRONTEND=noninteractive apt-get autoremove -y -qq >/dev/null 2>&1 || true
   rm -rf /etc/apt/sources.list.d/kargo-trixie.sources /etc/apt/preferences.d/kargo-trixie \
          /var/lib/docker /var/lib/containerd /etc/docker /var/log/dockerd.log

@@ -5,9 +5,11 @@ Shapefile), loaded into PostGIS by site.yml, served by QGIS Server through the p
 (WMS, WFS, OGC API Features), cached by MapProxy (WMTS) and as vector tiles by
 TileServer GL, through the proxy, read with Pillow, a vector tile decoder, requests and
 psql."""
+import html
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import zipfile
@@ -15,7 +17,9 @@ from xml.sax.saxutils import escape
 
 import mapbox_vector_tile
 import pytest
+from PIL import Image
 
+import browser
 from kargo_testlib import built_names, container_ids, engine, run_playbook
 from stack_checks import get, png_variance, qgis_wms
 
@@ -280,6 +284,43 @@ def test_a_project_of_the_user_is_served_at_its_path_with_its_postgis_and_file_l
     assert wfs_names('parks_db', '/qgis/city/') == wfs_names('parks')
     # the default project is still the one at /qgis/
     assert 'parks_db' not in qgis_wms(BASE).contents
+
+
+def colour_pixels(path, colour, tolerance=40):
+    """(x, y) of each pixel of a PNG within `tolerance` of `colour` in every channel."""
+    image = Image.open(str(path)).convert('RGB')
+    pixels, (width, height) = image.load(), image.size
+    return [(x, y) for y in range(height) for x in range(width)
+            if all(abs(got - wanted) <= tolerance for got, wanted in zip(pixels[x, y], colour))]
+
+
+def test_the_landing_page_has_a_card_per_dataset_and_the_map_page_draws_it_in_chromium(stack, tmp_path_factory):
+    page = browser.dom(BASE + '/')
+    for name in ('parks', 'pois', 'rivers', 'zones'):
+        assert 'id="dataset-%s"' % name in page, page[-3000:]
+    card = re.search(r'<article[^>]*id="dataset-parks".*?</article>', page, re.S).group(0)
+    assert '<h3>Parcs de Lyon</h3>' in card
+    for link in ('/map/#parks', '/qgis/wfs3/collections/parks/items.html', '/mapproxy/wmts/parks/webmercator/0/0/0.png',
+                 '/tiles/data/parks.json', 'TYPENAME=parks'):
+        assert link in html.unescape(card), card
+    preview = html.unescape(re.search(r'<img[^>]*src="([^"]+)"', card).group(1))
+    assert png_variance(get(BASE, preview).content) > 50, preview
+    folder = tmp_path_factory.mktemp('screenshots')
+    print('\nscreenshots: %s' % browser.screenshot(BASE + '/', folder / 'landing.png', (1000, 1100)))
+    # the map: the parks' vector tiles (magenta) over their cached raster tiles, zoomed to them
+    shot = browser.screenshot(BASE + '/map/#parks', folder / 'map-parks.png', (800, 600))
+    drawn = colour_pixels(shot, (255, 0, 255))
+    assert len(drawn) > 500, len(drawn)
+    xs, ys = [x for x, _y in drawn], [y for _x, y in drawn]
+    # fitted inside the 40 px padding, across most of the map
+    assert min(xs) >= 30 and max(xs) <= 770 and min(ys) >= 30 and max(ys) <= 570, (min(xs), max(xs), min(ys), max(ys))
+    assert max(xs) - min(xs) > 300 or max(ys) - min(ys) > 300, (min(xs), max(xs), min(ys), max(ys))
+    # inside the outlines, the half-transparent magenta is over MapProxy's tiles of the parks
+    # (their own colour), not over an empty map: magenta over white is (255, 128, 255)
+    assert len(colour_pixels(shot, (255, 128, 255), 20)) < 1000  # (the outlines' antialiased edges)
+    image = Image.open(str(shot)).convert('RGB')
+    filled = sum(1 for pixel in image.getdata() if min(pixel) < 200 and pixel[1] > 40)
+    assert filled > 5000, filled
 
 
 def test_mapproxy_caches_each_dataset_seeded_inside_its_extent(stack):
