@@ -14,8 +14,15 @@ tools image's ogr2ogr. The stack is the database alone (prefix kargo-bench-data)
 
 Wall-clock seconds; the target is kargo within 1.2x of plain.
 
+Then the publish time of a new dataset end to end: the polygons (a tenth of them, at scale
+1) added to a stack of every map service (bench_stack, no sample data) by data.yml, and
+the time until a WMTS tile and a vector tile over them answer through the proxy, with
+where data.yml spent it (the tasks' durations): the load, QGIS Server's project, the
+vector tiles (tippecanoe), MapProxy's seeding, the rest.
+
   bench/datasets_load.py [SCALE]     (default 1.0: 1,000,000 points; 0.1 for a quick look)
 """
+import datetime
 import math
 import os
 import random
@@ -28,6 +35,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
 from kargo_testlib import built_names, run_playbook  # noqa: E402
+from stack_checks import get, tile_xy  # noqa: E402
+import bench_stack  # noqa: E402
 
 PREFIX = 'kargo-bench-data'
 ROOT_DIR = '/tmp/kargo-bench-data'
@@ -94,6 +103,75 @@ def kargo_load(datasets):
     return run.seconds, parts
 
 
+# data.yml's tasks by what they publish (the first words found in a task's name), in order
+PUBLISH_PHASES = (('load into PostGIS', ('load the changed datasets',)),
+                  ('vector tiles', ('kargo-data tiles', 'tileserver_gl')),
+                  ('QGIS Server project', ('qgis_server',)),
+                  ('MapProxy seeding', ('seed',)))
+
+
+def task_seconds(one_task):
+    """How long a task of the json callback's report ran."""
+    duration = one_task['task'].get('duration') or {}
+    if not duration.get('start') or not duration.get('end'):
+        return 0.0
+    moment = lambda text: datetime.datetime.strptime(text, '%Y-%m-%dT%H:%M:%S.%fZ')  # noqa: E731
+    return (moment(duration['end']) - moment(duration['start'])).total_seconds()
+
+
+def phases(run):
+    """Seconds of data.yml's tasks per publish phase, and the rest."""
+    found = dict((name, 0.0) for name, _words in PUBLISH_PHASES)
+    found['the rest (Ansible, checks, waits)'] = run.seconds
+    for one_play in run.report.get('plays', []):
+        for one_task in one_play['tasks']:
+            seconds, name = task_seconds(one_task), one_task['task']['name']
+            for phase, words in PUBLISH_PHASES:
+                if any(word in name for word in words):
+                    found[phase] += seconds
+                    found['the rest (Ansible, checks, waits)'] -= seconds
+                    break
+    return found
+
+
+def publish_time(folder, count):
+    """A new dataset of `count` polygons published by every map service, end to end."""
+    settings = dict(bench_stack.SETTINGS, kargo_sample_data=False)
+    base = 'https://localhost:%d' % bench_stack.HTTPS_PORT
+    write_polygons(os.path.join(folder, 'new.csv'), count)
+    tools(folder, 'ogr2ogr', '-f', 'GPKG', 'new.gpkg', 'new.csv', '-nln', 'new', '-a_srs', 'EPSG:3857',
+          '-oo', 'GEOM_POSSIBLE_NAMES=wkt', '-oo', 'KEEP_GEOM_COLUMNS=NO')
+    bench_stack.remove(settings, True)
+    try:
+        deployed = run_playbook('site.yml', dict(settings, kargo_datasets=[]))
+        if deployed.rc != 0:
+            sys.exit('site.yml failed:\n%s' % deployed.explain())
+        started = time.monotonic()
+        run = run_playbook('playbooks/data.yml', dict(settings, kargo_datasets=[
+            {'name': 'parcels', 'path': os.path.join(folder, 'new.gpkg')}]))
+        if run.rc != 0:
+            sys.exit('data.yml failed:\n%s' % run.explain())
+        # the polygons are in x, y 0-4,000 km of EPSG:3857: around lon 18, lat 18
+        zoom = 6
+        x, y = tile_xy(18.0, 18.0, zoom)
+        for path in ('/mapproxy/wmts/parcels/webmercator/%d/%d/%d.png' % (zoom, x, y),
+                     '/tiles/data/parcels/%d/%d/%d.pbf' % (zoom, x, y)):
+            while get(base, path).status_code != 200:
+                if time.monotonic() - started > 900:
+                    sys.exit('%s did not answer in 15 minutes' % path)
+                time.sleep(0.5)
+        served = time.monotonic() - started
+        size = os.path.getsize(os.path.join(folder, 'new.gpkg')) / 1e6
+        print('\npublish a new dataset (%d polygons, %.0f MB GeoPackage) on a stack of every map service:'
+              % (count, size))
+        print('  until its WMTS tile and its vector tile answer through the proxy: %.1f s (data.yml %.1f s)'
+              % (served, run.seconds))
+        for phase, seconds in phases(run).items():
+            print('    %-40s %6.1f s' % (phase, seconds))
+    finally:
+        bench_stack.remove(settings, True)
+
+
 def main():
     scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
     folder = tempfile.mkdtemp(prefix='kargo-bench-data-')
@@ -127,6 +205,8 @@ def main():
         unchanged, _parts = kargo_load([{'name': table, 'path': os.path.join(folder, name)}
                                 for name, table in (('points.gpkg', 'points'), ('parcels.gpkg', 'parcels'))])
         print('%-34s %9s %9.1f' % ('data.yml again, nothing changed', '', unchanged))
+        run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_remove_volumes=True))
+        publish_time(folder, polygons // 10)
     finally:
         run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_remove_volumes=True))
         shutil.rmtree(folder, ignore_errors=True)

@@ -2,6 +2,7 @@
 clients (OWSLib, Pillow, a vector tile decoder): shared by the single-host test
 (test_stack.py) and the multi-host lab (test_lab.py). `base` is the stack's public URL."""
 import io
+import math
 
 import mapbox_vector_tile
 import requests
@@ -18,6 +19,13 @@ EUROPE_3857 = (-1500000, 4000000, 3500000, 8500000)
 
 def get(base, path, **kwargs):
     return requests.get(base + path, verify=False, timeout=60, **kwargs)
+
+
+def tile_xy(lon, lat, zoom):
+    """The WMTS (XYZ) tile of a point."""
+    n = 2 ** zoom
+    y = (1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * n
+    return int((lon + 180) / 360 * n), int(y)
 
 
 def png_variance(content):

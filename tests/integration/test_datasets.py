@@ -21,7 +21,7 @@ from PIL import Image
 
 import browser
 from kargo_testlib import built_names, container_ids, engine, run_playbook
-from stack_checks import get, png_variance, qgis_wms
+from stack_checks import get, png_variance, qgis_wms, tile_xy
 
 PREFIX = 'kargo-data'
 ROOT_DIR = '/tmp/kargo-data'
@@ -174,13 +174,6 @@ def loaded_at():
     return json.loads(sql('SELECT json_object_agg(name, loaded_at) FROM %s_state.datasets' % SCHEMA))
 
 
-def tile_xy(lon, lat, zoom):
-    """The WMTS (XYZ) tile of a point."""
-    n = 2 ** zoom
-    y = (1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * n
-    return int((lon + 180) / 360 * n), int(y)
-
-
 def wmts_tile(layer, lon, lat, zoom):
     x, y = tile_xy(lon, lat, zoom)
     answer = get(BASE, '/mapproxy/wmts/%s/webmercator/%d/%d/%d.png' % (layer, zoom, x, y))
@@ -270,6 +263,9 @@ def test_wfs_and_ogc_api_features_return_the_features_with_their_text_intact(sta
     items = get(BASE, '/qgis/wfs3/collections/pois/items.json')
     assert items.status_code == 200, items.text[:500]
     assert sorted(f['properties']['name'] for f in items.json()['features']) == ['Brasserie Georges', 'Café Olé']
+    # its links are the public URLs (QGIS builds them from the request the proxy forwarded)
+    links = [link['href'] for link in items.json()['links']]
+    assert links and all(href.startswith(BASE + '/qgis/wfs3/collections/pois/items') for href in links), links
 
 
 def test_a_project_of_the_user_is_served_at_its_path_with_its_postgis_and_file_layers(stack):
@@ -282,6 +278,10 @@ def test_a_project_of_the_user_is_served_at_its_path_with_its_postgis_and_file_l
         assert png_variance(getmap(name, OUTSIDE_3857, '/qgis/city/')) == 0, name
     assert wfs_names('lakes_file', '/qgis/city/') == ['Grand Large']
     assert wfs_names('parks_db', '/qgis/city/') == wfs_names('parks')
+    collections = get(BASE, '/qgis/city/wfs3/collections.json').json()
+    assert sorted(c['id'] for c in collections['collections']) == ['lakes_file', 'parks_db']
+    links = [link['href'] for c in collections['collections'] for link in c['links']]
+    assert links and all(href.startswith(BASE + '/qgis/city/wfs3/collections/') for href in links), links
     # the default project is still the one at /qgis/
     assert 'parks_db' not in qgis_wms(BASE).contents
 
