@@ -15,7 +15,7 @@ tools image's ogr2ogr. The stack is the database alone (prefix kargo-bench-data)
 Wall-clock seconds; the target is kargo within 1.2x of plain.
 
 Then the publish time of a new dataset end to end: the polygons (a tenth of them, at scale
-1) added to a stack of every map service (bench_stack, no sample data) by data.yml, and
+1) added to a stack of every map service (bench_stack, with the sample data) by data.yml, and
 the time until a WMTS tile and a vector tile over them answer through the proxy, with
 where data.yml spent it (the tasks' durations): the load, QGIS Server's project, the
 vector tiles (tippecanoe), MapProxy's seeding, the rest.
@@ -105,8 +105,8 @@ def kargo_load(datasets):
 
 # data.yml's tasks by what they publish (the first words found in a task's name), in order
 PUBLISH_PHASES = (('load into PostGIS', ('load the changed datasets',)),
-                  ('vector tiles', ('kargo-data tiles', 'tileserver_gl')),
-                  ('QGIS Server project', ('qgis_server',)),
+                  ('vector tiles (tippecanoe, TileServer GL)', ('kargo-data tiles', 'tileserver_gl')),
+                  ('QGIS Server (its project, its deploy)', ('qgis_server',)),
                   ('MapProxy seeding', ('seed',)))
 
 
@@ -136,14 +136,14 @@ def phases(run):
 
 def publish_time(folder, count):
     """A new dataset of `count` polygons published by every map service, end to end."""
-    settings = dict(bench_stack.SETTINGS, kargo_sample_data=False)
+    settings = bench_stack.SETTINGS
     base = 'https://localhost:%d' % bench_stack.HTTPS_PORT
     write_polygons(os.path.join(folder, 'new.csv'), count)
     tools(folder, 'ogr2ogr', '-f', 'GPKG', 'new.gpkg', 'new.csv', '-nln', 'new', '-a_srs', 'EPSG:3857',
           '-oo', 'GEOM_POSSIBLE_NAMES=wkt', '-oo', 'KEEP_GEOM_COLUMNS=NO')
     bench_stack.remove(settings, True)
     try:
-        deployed = run_playbook('site.yml', dict(settings, kargo_datasets=[]))
+        deployed = run_playbook('site.yml', settings)
         if deployed.rc != 0:
             sys.exit('site.yml failed:\n%s' % deployed.explain())
         started = time.monotonic()
