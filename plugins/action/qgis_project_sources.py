@@ -8,24 +8,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.geostack.kargo.plugins.module_utils.qgis_projects import read_projects
+from ansible_collections.geostack.kargo.plugins.plugin_utils.entry_check import EntryCheckAction
 
 
-class ActionModule(ActionBase):
+class ActionModule(EntryCheckAction):
 
-    TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(('projects', 'base_dir', 'reserved'))
-
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars or {})
-        args = self._task.args
-        projects, errors = read_projects(args.get('projects'), str(args.get('base_dir') or '.'),
-                                         dict(args.get('reserved') or {}))
-        result.update(changed=False, projects=projects, errors=errors)
-        if errors:
-            result.update(failed=True, msg='; '.join(errors))
-        else:
-            result['msg'] = '%d QGIS projects checked' % len(projects)
-        return result
+    ENTRIES, WHAT = 'projects', 'QGIS projects'
+    read = staticmethod(read_projects)
