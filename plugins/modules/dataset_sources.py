@@ -24,18 +24,8 @@ description:
   - Runs on the controller only (an action plugin); this file holds its documentation.
 author:
   - geostack.kargo developers
-attributes:
-  action:
-    support: full
-    details: Everything happens on the controller; nothing runs on the target.
-  check_mode:
-    support: full
-    description: Checks in check mode too; it never changes anything.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-    description: Changes nothing, ever.
+extends_documentation_fragment:
+  - geostack.kargo.controller_check
 options:
   datasets:
     description: The entries, each C({name, path}) with optional C(layer), C(title), C(srs), C(style), C(state).
