@@ -1,33 +1,31 @@
-"""Debian's chromium, headless, on the stack's pages (scripts/ensure-browser.sh installs it):
-the page's DOM once its scripts ran, or a screenshot, with the flags that keep it off the
-network (it talks only to the stack on this machine) and trust the stack's self-signed
-certificate. Pages are given virtual time to run their scripts and load what they ask."""
-import os
-import subprocess
-import tempfile
+"""Debian's chromium (scripts/ensure-browser.sh installs it), headless, driven by Playwright
+(its Python package, which starts that chromium: no browser of its own is downloaded), on
+the stack's pages: a test waits in real time for what a page says it has done (a
+selector), then reads its DOM or takes a screenshot. Flags keep it off the network (it
+talks only to the stack on this machine); the stack's self-signed certificate is accepted."""
+import contextlib
 
-FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync',
-         '--ignore-certificate-errors', '--hide-scrollbars']
+from playwright.sync_api import sync_playwright
 
-
-def chromium(url, *more, budget_ms=20000):
-    """Run chromium on `url` with more flags; its standard output."""
-    with tempfile.TemporaryDirectory(prefix='kargo-chromium-') as profile:
-        done = subprocess.run(['chromium'] + FLAGS + ['--user-data-dir=' + profile,
-                                                      '--virtual-time-budget=%d' % budget_ms] + list(more) + [url],
-                              capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+CHROMIUM = '/usr/bin/chromium'
+FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync', '--hide-scrollbars']
 
 
-def dom(url, budget_ms=20000):
-    """The page's DOM as HTML, after its scripts ran."""
-    return chromium(url, '--dump-dom', budget_ms=budget_ms)
+@contextlib.contextmanager
+def page(size=(1000, 800)):
+    """A new page of a headless chromium, `size` pixels wide and high."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield browser.new_page(viewport={'width': size[0], 'height': size[1]}, ignore_https_errors=True)
+        finally:
+            browser.close()
 
 
-def screenshot(url, path, size=(800, 600), budget_ms=20000):
-    """A PNG of the page at `size` into `path`; returns the path."""
-    chromium(url, '--screenshot=%s' % path, '--window-size=%d,%d' % size, budget_ms=budget_ms)
-    assert os.path.getsize(str(path)) > 0
-    return path
+def load(one_page, url, ready, timeout_s=120):
+    """Open `url` and wait until the selector `ready` matches (what the page's scripts set
+    when they are done); the page's DOM then."""
+    one_page.goto(url)
+    one_page.wait_for_selector(ready, state='attached', timeout=timeout_s * 1000)
+    return one_page.content()

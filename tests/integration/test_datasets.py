@@ -295,20 +295,27 @@ def colour_pixels(path, colour, tolerance=40):
 
 
 def test_the_landing_page_has_a_card_per_dataset_and_the_map_page_draws_it_in_chromium(stack, tmp_path_factory):
-    page = browser.dom(BASE + '/')
+    folder = tmp_path_factory.mktemp('screenshots')
+    with browser.page((1000, 1100)) as landing:
+        content = browser.load(landing, BASE + '/', '#kargo-datasets[data-loaded]')
+        landing.screenshot(path=str(folder / 'landing.png'))
     for name in ('parks', 'pois', 'rivers', 'zones'):
-        assert 'id="dataset-%s"' % name in page, page[-3000:]
-    card = re.search(r'<article[^>]*id="dataset-parks".*?</article>', page, re.S).group(0)
+        assert 'id="dataset-%s"' % name in content, content[-3000:]
+    card = re.search(r'<article[^>]*id="dataset-parks".*?</article>', content, re.S).group(0)
     assert '<h3>Parcs de Lyon</h3>' in card
     for link in ('/map/#parks', '/qgis/wfs3/collections/parks/items.html', '/mapproxy/wmts/parks/webmercator/0/0/0.png',
                  '/tiles/data/parks.json', 'TYPENAME=parks'):
         assert link in html.unescape(card), card
     preview = html.unescape(re.search(r'<img[^>]*src="([^"]+)"', card).group(1))
     assert png_variance(get(BASE, preview).content) > 50, preview
-    folder = tmp_path_factory.mktemp('screenshots')
-    print('\nscreenshots: %s' % browser.screenshot(BASE + '/', folder / 'landing.png', (1000, 1100)))
-    # the map: the parks' vector tiles (magenta) over their cached raster tiles, zoomed to them
-    shot = browser.screenshot(BASE + '/map/#parks', folder / 'map-parks.png', (800, 600))
+    print('\nscreenshots: %s' % folder)
+    # the map: the parks' vector tiles (magenta) over their cached raster tiles, zoomed to
+    # them, pictured once the page says every tile is drawn (map.js: body[data-state=ready])
+    shot = folder / 'map-parks.png'
+    with browser.page((800, 600)) as map_page:
+        content = browser.load(map_page, BASE + '/map/#parks', 'body[data-state=ready], body[data-state=error]')
+        map_page.screenshot(path=str(shot))
+    assert 'data-state="ready"' in content, re.search(r'<div id="status">[^<]*', content).group(0)
     drawn = colour_pixels(shot, (255, 0, 255))
     assert len(drawn) > 500, len(drawn)
     xs, ys = [x for x, _y in drawn], [y for _x, y in drawn]
