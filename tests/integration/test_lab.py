@@ -16,7 +16,7 @@ import yaml
 
 from kargo_testlib import ROOT, run_playbook
 from load_runs import LoadDuring
-from stack_checks import EVERY_CHECK, check_landing_redirect_and_headers
+from stack_checks import EVERY_CHECK, check_landing_redirect_and_headers, get, qgis_wms
 
 with open(os.path.join(ROOT, 'molecule', 'lab', 'settings.yml')) as settings_file:
     SETTINGS = yaml.safe_load(settings_file)
@@ -202,6 +202,24 @@ def test_the_services_answer_through_the_proxy(deployed):
     for check in EVERY_CHECK:
         check(BASE)
     check_landing_redirect_and_headers(BASE, 'http://' + MANAGER_IP)
+
+
+def test_a_project_of_the_user_is_served_by_every_qgis_server_replica(deployed):
+    """molecule/lab/projects/world.qgs (qgis_server_projects), copied to every node: the
+    replica on each of its two nodes serves its PostGIS layer and its file layer, and the
+    proxy serves it at /qgis/world/."""
+    name = service('qgis-server_qgis-server')
+    nodes = running_tasks(name)
+    assert len(set(nodes)) == 2, nodes
+    for node in nodes:
+        container = on_node(node, 'docker', 'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=' + name).stdout.split()[0]
+        capabilities = on_node(node, 'docker', 'exec', container, 'curl', '-fsS',
+                               'http://127.0.0.1:8080/world/?SERVICE=WMS&REQUEST=GetCapabilities').stdout
+        assert '<Name>countries_db</Name>' in capabilities and '<Name>places_file</Name>' in capabilities, (node, capabilities[:500])
+    assert {'countries_db', 'places_file'} <= set(qgis_wms(BASE, '/qgis/world/').contents)
+    answer = get(BASE, '/qgis/world/', params={'SERVICE': 'WFS', 'VERSION': '1.1.0', 'REQUEST': 'GetFeature',
+                                               'TYPENAME': 'places_file', 'OUTPUTFORMAT': 'application/vnd.geo+json'})
+    assert sorted(f['properties']['name'] for f in answer.json()['features']) == ['Kraków', 'Lyon']
 
 
 def test_the_database_password_is_a_secret_not_an_environment_variable(deployed):
