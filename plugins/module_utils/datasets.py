@@ -34,15 +34,21 @@ def shapefile_files(path):
                   if os.path.splitext(name)[0] == stem and os.path.isfile(os.path.join(folder, name)))
 
 
-def content_hash(files, options):
-    """sha256 over each file's name and bytes, then the load options (as JSON)."""
+def files_digest(named_files):
+    """A sha256 object fed each (name, path)'s name and the file's bytes, in order."""
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(os.path.basename(path).encode('utf-8') + b'\0')
+    for name, path in named_files:
+        digest.update(name.encode('utf-8') + b'\0')
         with open(path, 'rb') as handle:
             for block in iter(lambda: handle.read(1 << 20), b''):
                 digest.update(block)
         digest.update(b'\0')
+    return digest
+
+
+def content_hash(files, options):
+    """sha256 over each file's name and bytes, then the load options (as JSON)."""
+    digest = files_digest((os.path.basename(path), path) for path in files)
     digest.update(json.dumps(options, sort_keys=True).encode('utf-8'))
     return digest.hexdigest()
 

@@ -11,13 +11,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import hashlib
 import os
 import re
 import xml.etree.ElementTree as ElementTree
 import zipfile
 
-from ansible_collections.geostack.kargo.plugins.module_utils.datasets import NAME_PATTERN, shapefile_files
+from ansible_collections.geostack.kargo.plugins.module_utils.datasets import NAME_PATTERN, files_digest, shapefile_files
 
 KEYS = frozenset(('name', 'path'))
 PROJECT_EXTENSIONS = ('.qgs', '.qgz')
@@ -104,14 +103,7 @@ def layer_files(layer_name, part, folder, label):
 
 def files_hash(files):
     """sha256 over each file's dest name and bytes, in order."""
-    digest = hashlib.sha256()
-    for one in files:
-        digest.update(one['dest'].encode('utf-8') + b'\0')
-        with open(one['src'], 'rb') as handle:
-            for block in iter(lambda: handle.read(1 << 20), b''):
-                digest.update(block)
-        digest.update(b'\0')
-    return digest.hexdigest()
+    return files_digest((one['dest'], one['src']) for one in files).hexdigest()
 
 
 def describe_project(path, label):
