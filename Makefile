@@ -45,11 +45,13 @@ browser:
 unit: venv collection
 	$(PY) -m pytest tests/unit -q
 
+# two pytest processes at once: the files that make labs of hosts, and the others
+# (tests/run_streams.py says why); one file alone: $(PY) -m pytest tests/integration/<file>
 integration: setup browser
-	$(PY) -m pytest tests/integration -v -rs
+	$(PY) tests/run_streams.py --integration-only
 
 test: setup browser
-	$(PY) -m pytest tests -v -rs --durations=15
+	$(PY) tests/run_streams.py
 
 demo: setup
 	bash scripts/demo.sh

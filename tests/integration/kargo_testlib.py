@@ -85,6 +85,20 @@ def build_images(services, prefix='kargo-test-build'):
     assert run.rc == 0, run.explain()
 
 
+# every service the stack tests deploy (geoserver aside: it has no package to build from)
+STACK_SERVICES = ('postgis', 'qgis_server', 'mapproxy', 'tileserver_gl', 'proxy')
+
+
+def build_shared_images():
+    """The images several test files use, made before they run at once (tests/run_streams.py):
+    the test image, the services' images (and tools, for the sample data) and the lab
+    nodes' image. Each is a no-op when it is up to date."""
+    ensure_test_image()
+    build_images(STACK_SERVICES)
+    run = run_playbook('tests/integration/shared_images.yml', timeout=2400)
+    assert run.rc == 0, run.explain()
+
+
 def built_names():
     """kargo_built_images as the defaults name them (namespace geostack-kargo, tag 0.1.0)."""
     with open(os.path.join(ROOT, 'roles', 'common', 'defaults', 'main.yml')) as handle:
