@@ -4,7 +4,11 @@
 """kargo_datasets entries read on the controller: each checked (name, file, kind, srs,
 style), its files listed (a Shapefile's sidecars), their content hashed with the load
 options, so that a dataset is reloaded only when what it would load changed. Every bad
-entry is reported at once, naming the dataset and the reason."""
+entry is reported at once, naming the dataset and the reason.
+
+A vector dataset is loaded into a PostGIS table; a raster one is made a Cloud-Optimized
+GeoTIFF named after its hash (`cog`: <name>-<sha256[:12]>.tif), which QGIS Server reads
+from RASTERS_MOUNT."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -21,7 +25,11 @@ SRS_PATTERN = re.compile(r'^[A-Za-z]+:[0-9]+$')
 KEYS = frozenset(('name', 'path', 'layer', 'title', 'srs', 'style', 'state'))
 # What GDAL reads each extension as; a .zip holds a Shapefile (read through /vsizip/).
 VECTOR_EXTENSIONS = ('.gpkg', '.shp', '.zip', '.geojson', '.json', '.fgb', '.csv')
-RASTER_EXTENSIONS = ('.tif', '.tiff')
+RASTER_EXTENSIONS = ('.tif', '.tiff', '.jp2', '.img', '.asc')
+# where QGIS Server (and kargo-data) find the rasters' COGs
+RASTERS_MOUNT = '/rasters'
+# the element of a QML style that holds a layer's symbology, by kind of dataset
+QML_SYMBOLOGY = {'vector': 'renderer-v2', 'raster': 'pipe'}
 SHAPEFILE_NEEDS = ('.dbf', '.shx')
 # Load options whose change reloads a dataset (title and style are only published).
 LOAD_OPTIONS = ('layer', 'srs')
@@ -60,17 +68,18 @@ def gdal_source(name, basename):
     return '/vsizip/' + inside if basename.lower().endswith('.zip') else inside
 
 
-def qml_renderer(path):
-    """The <renderer-v2> element of a QML style file, as XML text; ValueError saying why not."""
+def qml_renderer(path, kind='vector'):
+    """The symbology of a QML style file (<renderer-v2> for a vector layer, <pipe> for a
+    raster), as XML text; ValueError saying why not."""
     try:
         root = ElementTree.parse(path).getroot()
     except (ElementTree.ParseError, UnicodeDecodeError) as error:
         raise ValueError('is not XML (%s)' % error)
     if root.tag != 'qgis':
         raise ValueError('is not a QGIS style (its root element is <%s>, not <qgis>)' % root.tag)
-    renderer = root.find('renderer-v2')
+    renderer = root.find(QML_SYMBOLOGY[kind])
     if renderer is None:
-        raise ValueError('has no <renderer-v2> (no symbology to apply)')
+        raise ValueError('has no <%s> (no symbology of a %s layer to apply)' % (QML_SYMBOLOGY[kind], kind))
     return ElementTree.tostring(renderer, encoding='unicode')
 
 
@@ -102,7 +111,7 @@ def read_entry(index, entry, base_dir, reserved):
         errors.append('%s: state %r is not present or absent' % (label, state))
     options = dict((key, _text_option(entry, key, errors, label)) for key in ('path', 'layer', 'title', 'srs', 'style'))
     dataset = {'name': name, 'state': state, 'layer': options['layer'], 'srs': options['srs'],
-               'title': options['title'] or name, 'renderer': ''}
+               'title': options['title'] or name, 'renderer': '', 'kind': 'vector'}
     if state == 'absent':
         return dataset, errors
     if options['srs'] and not SRS_PATTERN.match(options['srs']):
@@ -116,13 +125,14 @@ def read_entry(index, entry, base_dir, reserved):
     if not os.path.isfile(path):
         errors.append('%s: path %s is not a file on the controller' % (label, path))
         return dataset, errors
-    if extension in RASTER_EXTENSIONS:
-        errors.append('%s: %s is a raster: rasters (GeoTIFF to COG) are not published yet, only vector data'
-                      % (label, path))
+    if extension not in VECTOR_EXTENSIONS + RASTER_EXTENSIONS:
+        errors.append('%s: %s is not a file kind it publishes (%s)'
+                      % (label, path, ', '.join(VECTOR_EXTENSIONS + RASTER_EXTENSIONS)))
         return dataset, errors
-    if extension not in VECTOR_EXTENSIONS:
-        errors.append('%s: %s is not a file kind it publishes (%s)' % (label, path, ', '.join(VECTOR_EXTENSIONS)))
-        return dataset, errors
+    kind = dataset['kind'] = 'raster' if extension in RASTER_EXTENSIONS else 'vector'
+    if kind == 'raster' and options['layer']:
+        errors.append('%s: layer %s: a raster has bands, not layers (layer is for vector files)'
+                      % (label, options['layer']))
     files = shapefile_files(path) if extension == '.shp' else [path]
     if extension == '.shp':
         present = set(os.path.splitext(one)[1].lower() for one in files)
@@ -135,7 +145,7 @@ def read_entry(index, entry, base_dir, reserved):
             errors.append('%s: style %s is not a file on the controller' % (label, style))
         else:
             try:
-                dataset['renderer'] = qml_renderer(style)
+                dataset['renderer'] = qml_renderer(style, kind)
             except ValueError as error:
                 errors.append('%s: style %s %s' % (label, style, error))
     if errors:
@@ -145,6 +155,8 @@ def read_entry(index, entry, base_dir, reserved):
         'source': gdal_source(name, os.path.basename(path)),
         'sha256': content_hash(files, dict((key, options[key]) for key in LOAD_OPTIONS)),
     })
+    if kind == 'raster':
+        dataset['cog'] = '%s-%s.tif' % (name, dataset['sha256'][:12])
     return dataset, errors
 
 
@@ -175,6 +187,9 @@ def qgis_layer(layer, sources, pg_service, schema):
     name (for the default symbol)."""
     digest = hashlib.md5(layer['name'].encode('utf-8')).hexdigest()
     renderer = ''.join(source.get('renderer', '') for source in sources if source.get('name') == layer['name'])
+    if layer.get('kind') == 'raster':
+        return dict(layer, id='%s_%s' % (layer['name'], digest[:24]), datasource='%s/%s' % (RASTERS_MOUNT, layer['cog']),
+                    renderer=renderer)
     datasource = ("service='%s' sslmode=disable key='fid' srid=%d type=%s checkPrimaryKeyUnicity='0' "
                   'table="%s"."%s" (geom)' % (pg_service, int(layer['srid']), layer['qgis_wkb_type'], schema, layer['name']))
     return dict(layer, id='%s_%s' % (layer['name'], digest[:24]), datasource=datasource, renderer=renderer,

@@ -57,9 +57,12 @@ datasets:
   type: list
   elements: dict
   sample:
-    - {name: roads, state: present, layer: "", srs: "", title: Roads, renderer: "",
+    - {name: roads, state: present, kind: vector, layer: "", srs: "", title: Roads, renderer: "",
        files: [/data/roads.shp, /data/roads.dbf, /data/roads.shx], source: /data/roads/roads.shp,
        sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}
+    - {name: dem, state: present, kind: raster, layer: "", srs: "", title: dem, renderer: "",
+       files: [/data/dem.tif], source: /data/dem/dem.tif, cog: dem-60303ae22b99.tif,
+       sha256: 60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752}
 errors:
   description: One line per bad entry.
   returned: always

@@ -1,7 +1,7 @@
 """The user's own data (kargo_datasets) published by a stack on this host (compose mode):
 files made here (GeoJSON with mixed single and multi polygons, a NULL geometry and
 non-ASCII text; a CSV in EPSG:3857; a two-layer GeoPackage in EPSG:2154; a zipped
-Shapefile), loaded into PostGIS by site.yml, served by QGIS Server through the proxy
+Shapefile; a GeoTIFF, reprojected), loaded into PostGIS (the raster made a COG) by site.yml, served by QGIS Server through the proxy
 (WMS, WFS, OGC API Features), cached by MapProxy (WMTS) and as vector tiles by
 TileServer GL, through the proxy, read with Pillow, a vector tile decoder, requests and
 psql."""
@@ -21,6 +21,7 @@ from PIL import Image
 
 import browser
 from kargo_testlib import built_names, container_ids, engine, run_playbook
+from load_runs import run_wrk
 from stack_checks import get, png_variance, qgis_wms, tile_xy
 
 PREFIX = 'kargo-data'
@@ -54,10 +55,24 @@ def feature_collection(features):
 
 
 def gdal(folder, *argv):
-    """ogr2ogr (or another GDAL program) of the tools image, on `folder`."""
+    """ogr2ogr (or another GDAL program) of the tools image, on `folder`; its output."""
     done = subprocess.run(['docker', 'run', '--rm', '--user', '0:0', '--volume', '%s:/w' % folder, '--workdir', '/w',
                            built_names()['tools']] + list(argv), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+# the raster: the park burnt in this colour, transparent (nodata) elsewhere
+RELIEF_COLOUR = (200, 120, 40)
+
+
+def write_relief(folder, colour):
+    """relief.tif: a 3-band GeoTIFF in EPSG:4326 over Lyon, the park in `colour`."""
+    if os.path.exists(str(folder / 'relief.tif')):
+        os.unlink(str(folder / 'relief.tif'))
+    gdal(str(folder), 'gdal_rasterize', '-burn', str(colour[0]), '-burn', str(colour[1]), '-burn', str(colour[2]),
+         '-init', '0', '-a_nodata', '0', '-ot', 'Byte', '-ts', '200', '200', '-te', '4.80', '45.70', '4.90', '45.80',
+         '-a_srs', 'EPSG:4326', 'lakes.geojson', 'relief.tif')
 
 
 def write_pois(folder, names):
@@ -86,6 +101,7 @@ def make_files(folder):
     with zipfile.ZipFile(str(folder / 'zones.zip'), 'w') as archive:
         for extension in ('shp', 'shx', 'dbf', 'prj', 'cpg'):
             archive.write(str(folder / ('zones.' + extension)), 'zones.' + extension)
+    write_relief(folder, RELIEF_COLOUR)
     make_projects(folder)
     return folder
 
@@ -140,7 +156,8 @@ def datasets(folder, *more):
     return [{'name': 'parks', 'path': str(folder / 'parks.geojson'), 'title': 'Parcs de Lyon'},
             {'name': 'pois', 'path': str(folder / 'pois.csv'), 'srs': 'EPSG:3857'},
             {'name': 'rivers', 'path': str(folder / 'places.gpkg'), 'layer': 'rivers'},
-            {'name': 'zones', 'path': str(folder / 'zones.zip')}] + list(more)
+            {'name': 'zones', 'path': str(folder / 'zones.zip')},
+            {'name': 'relief', 'path': str(folder / 'relief.tif'), 'srs': 'EPSG:3857', 'title': 'Relief du parc'}] + list(more)
 
 
 def settings(folder, *more):
@@ -206,7 +223,7 @@ def mapproxy_exec(command):
 def seeded():
     """{dataset: (what its cache was seeded for, the mtime of its seeded level 0 tile)}."""
     found = {}
-    for name in ('parks', 'pois', 'rivers', 'zones'):
+    for name in ('parks', 'pois', 'rivers', 'zones', 'relief'):
         found[name] = mapproxy_exec('cat /mapproxy/cache/.kargo-seeded-%s; stat -c %%Y '
                                     '/mapproxy/cache/data/%s_cache_EPSG3857/0/0/0.png' % (name, name))
     return found
@@ -286,6 +303,17 @@ def test_a_project_of_the_user_is_served_at_its_path_with_its_postgis_and_file_l
     assert 'parks_db' not in qgis_wms(BASE).contents
 
 
+def test_no_request_to_a_project_of_the_user_fails_under_load(stack):
+    """64 connections for 3 s (loopback, bounded) on a GetMap of both layers of /qgis/city/:
+    every answer a 2xx, no socket error."""
+    url = (BASE + '/qgis/city/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=parks_db,lakes_file&STYLES=&CRS=EPSG:3857'
+           '&BBOX=%s&WIDTH=256&HEIGHT=256&FORMAT=image/png' % ','.join(str(v) for v in OVER_DATA_3857))
+    measured = run_wrk(url, connections=64, seconds=3)
+    print('\n/qgis/city/ GetMap: %d requests, %.0f req/s, p99 %s ms, %d failed'
+          % (measured['requests'], measured['rps'], measured['p99_ms'], measured['failed']))
+    assert measured['requests'] > 0 and measured['failed'] == 0, measured
+
+
 def colour_pixels(path, colour, tolerance=40):
     """(x, y) of each pixel of a PNG within `tolerance` of `colour` in every channel."""
     image = Image.open(str(path)).convert('RGB')
@@ -308,6 +336,11 @@ def test_the_landing_page_has_a_card_per_dataset_and_the_map_page_draws_it_in_ch
         assert link in html.unescape(card), card
     preview = html.unescape(re.search(r'<img[^>]*src="([^"]+)"', card).group(1))
     assert png_variance(get(BASE, preview).content) > 50, preview
+    # the raster's card: WMS and WMTS, no feature services, no vector tiles
+    relief = html.unescape(re.search(r'<article[^>]*id="dataset-relief".*?</article>', content, re.S).group(0))
+    assert 'data-kind="raster"' in relief and '<h3>Relief du parc</h3>' in relief, relief
+    assert '/mapproxy/wmts/relief/webmercator/0/0/0.png' in relief and 'TYPENAME=' not in relief and '/tiles/' not in relief
+    assert 'data-kind="vector"' in card
     print('\nscreenshots: %s' % folder)
     # the map: the parks' vector tiles (magenta) over their cached raster tiles, zoomed to
     # them, pictured once the page says every tile is drawn (map.js: body[data-state=ready])
@@ -357,6 +390,38 @@ def test_tileserver_serves_each_dataset_as_vector_tiles_with_its_tilejson_and_st
                                         'zones.mbtiles.build']
 
 
+RASTERS_DIR = ROOT_DIR + '/datasets/rasters'
+
+
+def cogs():
+    return sorted(os.listdir(RASTERS_DIR))
+
+
+def relief_pixels(image_bytes, colour):
+    path = ROOT_DIR + '-relief.png'
+    with open(path, 'wb') as handle:
+        handle.write(image_bytes)
+    return len(colour_pixels(path, colour, tolerance=12))
+
+
+def test_a_raster_is_a_cog_drawn_by_wms_and_cached_by_mapproxy_without_vector_tiles(stack):
+    """relief.tif (EPSG:4326, srs EPSG:3857): warped into a COG named after its content,
+    which QGIS Server draws where the park is and MapProxy caches; TileServer GL has no
+    vector tiles of it."""
+    [cog] = cogs()
+    assert re.match(r'^relief-[0-9a-f]{12}\.tif$', cog), cog
+    info = json.loads(gdal(RASTERS_DIR, 'gdalinfo', '-json', cog))
+    assert info['metadata']['IMAGE_STRUCTURE']['LAYOUT'] == 'COG' and info['stac']['proj:epsg'] == 3857, info['metadata']
+    wms = qgis_wms(BASE)
+    assert wms['relief'].title == 'Relief du parc'
+    assert relief_pixels(getmap('relief', OVER_DATA_3857), RELIEF_COLOUR) > 100
+    assert png_variance(getmap('relief', OUTSIDE_3857)) == 0
+    assert relief_pixels(wmts_tile('relief', 4.85, 45.78, 13), RELIEF_COLOUR) > 100
+    assert png_variance(wmts_tile('relief', -150.0, 10.0, 13)) == 0
+    assert get(BASE, '/tiles/data/relief.json').status_code == 404
+    assert 'relief.mbtiles.build' not in mbtiles_stamps()
+
+
 def test_a_second_run_changes_nothing(stack, data_dir):
     before, started = containers(), started_at()
     again = run_playbook('site.yml', settings(data_dir))
@@ -386,6 +451,43 @@ def test_a_project_with_a_layer_qgis_server_cannot_open_fails_the_run_and_the_se
     assert 'qgis_server_projects[1] (wfs3): path %s/not-a-project.qgs is not a QGIS project: not XML' % data_dir in failures
     assert 'qgis_server_projects[2] (city): path %s/parks.geojson is not a QGIS project (.qgs or .qgz)' % data_dir in failures
     assert bad_entries.stats()['changed'] == 0
+
+
+def test_check_mode_plans_a_new_project_and_changes_nothing(stack, data_dir):
+    """A project added to qgis_server_projects, in check mode: QGIS Server's recreation is
+    planned and the project's opening reported; no folder, container or location made."""
+    before, folders = containers(), sorted(os.listdir(ROOT_DIR + '/qgis_server/projects'))
+    checked = run_playbook('playbooks/data.yml', dict(settings(data_dir), qgis_server_projects=projects(
+        data_dir, {'name': 'town', 'path': str(data_dir / 'city' / 'city.qgz')})), options=['--check'])
+    assert checked.rc == 0, checked.explain()
+    assert ('geostack.kargo.qgis_server : qgis_server | open each new project version with QGIS Server before serving it'
+            in checked.changed_tasks()), checked.changed_tasks()
+    planned = checked.deploy_plans()[0]
+    assert [action for _s, action, _r in planned['%s-qgis-server' % PREFIX]] == ['recreate'], planned
+    assert [action for _s, action, _r in planned['%s-mapproxy' % PREFIX]] == ['unchanged'], planned
+    assert containers() == before and sorted(os.listdir(ROOT_DIR + '/qgis_server/projects')) == folders
+    assert 'parks_db' not in get(BASE, '/qgis/town/', params={'SERVICE': 'WMS', 'REQUEST': 'GetCapabilities'}).text
+
+
+def test_a_changed_raster_is_made_a_new_cog_served_and_cached_at_once_and_the_old_one_goes(stack, data_dir):
+    """A new COG (the project points to it, so QGIS Server is the container recreated),
+    its cache reseeded, the old COG removed; no table reloaded, no vector tiles rebuilt.
+    The new file stays: it is what the later runs serve."""
+    new_colour = (40, 120, 200)
+    assert relief_pixels(wmts_tile('relief', 4.85, 45.78, 13), new_colour) == 0
+    [old_cog], loaded, seeds, stamps, before = cogs(), loaded_at(), seeded(), mbtiles_stamps(), containers()
+    write_relief(data_dir, new_colour)
+    changed = run_playbook('playbooks/data.yml', settings(data_dir))
+    assert changed.rc == 0, changed.explain()
+    [new_cog] = cogs()
+    assert new_cog != old_cog
+    assert loaded_at() == loaded and mbtiles_stamps() == stamps
+    now = containers()
+    assert [service for service in SERVICES if now[service] != before[service]] == ['qgis-server']
+    assert relief_pixels(getmap('relief', OVER_DATA_3857), new_colour) > 100
+    assert relief_pixels(wmts_tile('relief', 4.85, 45.78, 13), new_colour) > 100
+    reseeded = seeded()
+    assert [name for name in sorted(seeds) if reseeded[name] != seeds[name]] == ['relief']
 
 
 def test_a_changed_file_reloads_its_table_its_cache_and_its_tiles_only(stack, data_dir):
@@ -438,27 +540,31 @@ def test_bad_entries_are_refused_on_the_controller_before_anything_runs(stack, d
                                                        {'name': 'parks', 'path': str(data_dir / 'lakes.geojson')}))
     assert bad.rc != 0
     failures = ' '.join(bad.failure_messages())
-    assert "kargo_datasets[4] (Lakes): name 'Lakes' is not a lower-case identifier" in failures
-    assert 'kargo_datasets[4] (Lakes): path %s/nope.gpkg is not a file on the controller' % data_dir in failures
-    assert 'kargo_datasets[5] (parks): name parks is used twice (also kargo_datasets[0])' in failures
+    assert "kargo_datasets[5] (Lakes): name 'Lakes' is not a lower-case identifier" in failures
+    assert 'kargo_datasets[5] (Lakes): path %s/nope.gpkg is not a file on the controller' % data_dir in failures
+    assert 'kargo_datasets[6] (parks): name parks is used twice (also kargo_datasets[0])' in failures
     assert bad.stats()['changed'] == 0
 
 
 def test_files_gdal_cannot_load_are_refused_before_any_load_and_the_data_stays_served(stack, data_dir):
     (data_dir / 'broken.gpkg').write_bytes(b'this is no GeoPackage')
+    (data_dir / 'broken.tif').write_bytes(b'II*\x00 and then no TIFF')
+    served_cogs = cogs()
     loaded = loaded_at()
     bad = run_playbook('playbooks/data.yml', settings(
         data_dir, {'name': 'broken', 'path': str(data_dir / 'broken.gpkg')},
         {'name': 'lakes', 'path': str(data_dir / 'places.gpkg'), 'layer': 'nope'},
         {'name': 'reprojected', 'path': str(data_dir / 'lakes.geojson'), 'srs': 'EPSG:999999'},
-        {'name': 'both', 'path': str(data_dir / 'places.gpkg')}))
+        {'name': 'both', 'path': str(data_dir / 'places.gpkg')},
+        {'name': 'scan', 'path': str(data_dir / 'broken.tif')}))
     assert bad.rc != 0
     failures = ' '.join(bad.failure_messages())
     assert 'broken: GDAL cannot open it' in failures, failures
     assert 'lakes: has no layer nope (its layers: rivers, lakes)' in failures, failures
     assert 'reprojected: srs EPSG:999999 is not an SRS GDAL knows' in failures, failures
     assert 'both: has 2 layers (rivers, lakes): name one with layer' in failures, failures
-    assert loaded_at() == loaded
+    assert 'scan: GDAL cannot open it' in failures, failures
+    assert loaded_at() == loaded and cogs() == served_cogs
     assert wfs_names('parks') == sorted(props['name'] for props, _geometry in PARKS)
 
 

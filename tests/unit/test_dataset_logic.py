@@ -82,16 +82,75 @@ def test_a_qml_that_is_not_a_style_and_a_shapefile_without_sidecars_are_refused(
                                {'name': 'b', 'path': 'roads.geojson', 'style': 'empty.qml'},
                                {'name': 'c', 'path': 'parks.shp'}], str(files))
     assert errors == ['kargo_datasets[0] (a): style %s/map.qml is not a QGIS style (its root element is <html>, not <qgis>)' % files,
-                      'kargo_datasets[1] (b): style %s/empty.qml has no <renderer-v2> (no symbology to apply)' % files,
+                      'kargo_datasets[1] (b): style %s/empty.qml has no <renderer-v2> (no symbology of a vector layer to apply)' % files,
                       'kargo_datasets[2] (c): the Shapefile %s/parks.shp has no .shx beside it' % files]
 
 
-def test_a_name_used_twice_and_a_raster_are_refused_and_every_error_is_reported(files):
+def test_a_name_used_twice_is_refused_and_every_error_is_reported(files):
     (files / 'dem.tif').write_bytes(b'II*')
     _, errors = read_datasets([{'name': 'roads', 'path': 'roads.geojson'}, {'name': 'roads', 'path': 'parks.shp'},
-                               {'name': 'dem', 'path': 'dem.tif'}], str(files))
-    assert errors[0] == 'kargo_datasets[1] (roads): name roads is used twice (also kargo_datasets[0])'
-    assert 'kargo_datasets[2] (dem): %s/dem.tif is a raster' % files in errors[1]
+                               {'name': 'dem', 'path': 'dem.tif', 'layer': 'band1'}], str(files))
+    assert errors == ['kargo_datasets[1] (roads): name roads is used twice (also kargo_datasets[0])',
+                      'kargo_datasets[2] (dem): layer band1: a raster has bands, not layers (layer is for vector files)']
+
+
+RASTER_QML = '<!DOCTYPE qgis><qgis version="3.40"><pipe><rasterrenderer type="singlebandgray" grayBand="1"/></pipe></qgis>'
+
+
+def test_a_raster_becomes_a_cog_named_after_its_hash_with_the_pipe_of_its_style(files):
+    (files / 'dem.tif').write_bytes(b'II*\x00 some pixels')
+    (files / 'dem.qml').write_text(RASTER_QML)
+    datasets, errors = read_datasets([{'name': 'dem', 'path': 'dem.tif', 'style': 'dem.qml'}], str(files))
+    assert errors == []
+    dem = datasets[0]
+    assert dem['kind'] == 'raster' and dem['source'] == '/data/dem/dem.tif'
+    assert dem['cog'] == 'dem-%s.tif' % dem['sha256'][:12]
+    assert dem['renderer'].startswith('<pipe><rasterrenderer type="singlebandgray"')
+    (files / 'dem.tif').write_bytes(b'II*\x00 other pixels')
+    assert read_datasets([{'name': 'dem', 'path': 'dem.tif'}], str(files))[0][0]['cog'] != dem['cog']
+    # a vector dataset's style is a renderer, a raster's a pipe
+    _, errors = read_datasets([{'name': 'dem', 'path': 'dem.tif', 'style': 'style.qml'},
+                               {'name': 'roads', 'path': 'roads.geojson', 'style': 'dem.qml'}], str(files))
+    assert errors == ['kargo_datasets[0] (dem): style %s/style.qml has no <pipe> (no symbology of a raster layer to apply)' % files,
+                      'kargo_datasets[1] (roads): style %s/dem.qml has no <renderer-v2> (no symbology of a vector layer to apply)' % files]
+    assert read_datasets([{'name': 'roads', 'path': 'roads.geojson'}], str(files))[0][0]['kind'] == 'vector'
+
+
+def test_a_raster_is_checked_for_bands_and_an_srs():
+    assert kargo_data.raster_checks({'bands': []}, {}) == ('has no raster band', False)
+    no_srs = {'bands': [{'band': 1}], 'coordinateSystem': {'wkt': ''}}
+    assert kargo_data.raster_checks(no_srs, {})[0].startswith('names no SRS: give the entry an srs')
+    assert kargo_data.raster_checks(no_srs, {'srs': 'EPSG:2154'}) == (None, False)
+    assert kargo_data.raster_checks({'bands': [{}], 'coordinateSystem': {'wkt': 'GEOGCRS[...]'}}, {}) == (None, True)
+
+
+def test_a_raster_is_translated_to_a_cog_or_warped_when_srs_reprojects_it():
+    dem = {'source': '/data/dem/dem.tif', 'srs': ''}
+    assert kargo_data.cog_argv(dem, True, '/rasters/.tmp') == [
+        'gdal_translate', '-q', '-of', 'COG', '-co', 'COMPRESS=DEFLATE', '-co', 'BIGTIFF=IF_SAFER', '/data/dem/dem.tif', '/rasters/.tmp']
+    assigned = kargo_data.cog_argv(dict(dem, srs='EPSG:2154'), False, '/rasters/.tmp')
+    assert assigned[:4] == ['gdal_translate', '-q', '-a_srs', 'EPSG:2154']
+    warped = kargo_data.cog_argv(dict(dem, srs='EPSG:3857'), True, '/rasters/.tmp')
+    assert warped[:5] == ['gdalwarp', '-q', '-overwrite', '-t_srs', 'EPSG:3857'] and warped[-2:] == ['/data/dem/dem.tif', '/rasters/.tmp']
+
+
+def test_a_raster_layer_has_its_cog_srid_and_bounds_in_the_entries_order():
+    info = {'wgs84Extent': {'type': 'Polygon', 'coordinates': [[[4.8, 45.8], [4.8, 45.7], [4.9, 45.7], [4.9, 45.8], [4.8, 45.8]]]},
+            'stac': {'proj:epsg': 3857}, 'coordinateSystem': {'proj4': '+proj=merc +a=6378137 '}, 'bands': [{}, {}, {}],
+            'size': [100, 80]}
+    dem = {'name': 'dem', 'title': 'Relief', 'cog': 'dem-0123456789ab.tif', 'sha256': '0123456789ab' * 5}
+    layer = kargo_data.raster_description(info, dem)
+    assert layer == {'name': 'dem', 'kind': 'raster', 'title': 'Relief', 'cog': 'dem-0123456789ab.tif', 'sha256': dem['sha256'],
+                     'extent': [4.8, 45.7, 4.9, 45.8], 'srid': 3857, 'proj4': '+proj=merc +a=6378137', 'bands': 3,
+                     'size': [100, 80]}
+    record = {'name': 'roads', 'geometry_type': 'LINESTRING', 'srid': 4326, 'west': 0, 'south': 0, 'east': 1, 'north': 1,
+              'row_count': 2, 'loaded_at': 'now', 'sha256': 'x'}
+    wanted = [{'name': 'dem', 'state': 'present', 'kind': 'raster'}, {'name': 'roads', 'state': 'present'},
+              {'name': 'gone', 'state': 'present', 'kind': 'raster'}]
+    layers = kargo_data.present_layers(wanted, {'roads': record}, {'roads'}, {'dem': layer})
+    assert [(one['name'], one['kind']) for one in layers] == [('dem', 'raster'), ('roads', 'vector')]
+    # QGIS Server reads it from the mount, through GDAL
+    assert qgis_layer(layer, [], 'kargo', 'kargo_data')['datasource'] == '/rasters/dem-0123456789ab.tif'
 
 
 def test_an_absent_entry_needs_no_file():

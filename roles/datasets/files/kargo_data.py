@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""kargo-data: the user's vector datasets (kargo_datasets) loaded into the stack's PostGIS.
+"""kargo-data: the user's datasets (kargo_datasets): vector ones loaded into the stack's
+PostGIS, raster ones made Cloud-Optimized GeoTIFFs for QGIS Server.
 
-It runs in a container of the tools image (GDAL's ogr2ogr and ogrinfo, psql) on the
-database's network; the datasets' files are in /data/<name>/. PGHOST, PGPORT, PGUSER and
+It runs in a container of the tools image (GDAL's ogr2ogr, ogrinfo, gdalinfo,
+gdal_translate and gdalwarp, psql) on the database's network; the datasets' files are in
+/data/<name>/, the rasters' COGs in /rasters/ (mounted read-write by load). PGHOST, PGPORT, PGUSER and
 PGDATABASE name the database, PGPASSWORD_FILE the file holding the password (a secret: it
 never reaches a command line or a log). What to do comes as JSON on stdin:
 
-  {"schema": "kargo_data", "datasets": [{"name", "state", "source", "layer", "srs",
-   "sha256"}, ...]}    (the dataset_sources module's descriptions)
+  {"schema": "kargo_data", "datasets": [{"name", "state", "kind", "source", "layer",
+   "srs", "sha256", "cog"}, ...]}    (the dataset_sources module's descriptions)
 
   kargo-data plan   what a load would do (read only: check mode)
   kargo-data tiles  the vector tiles of each loaded present dataset, /tiles/<name>.mbtiles
@@ -22,11 +24,15 @@ never reaches a command line or a log). What to do comes as JSON on stdin:
                     (single ones promoted to multi where the layer mixes them), then
                     swapped in for <schema>.<name> in one transaction with its record in
                     <schema>_state.datasets; an entry with state absent has its table
-                    dropped
+                    dropped. Each present raster without its COG (/rasters/<cog>, named
+                    after its sha256) is checked with gdalinfo (with the vector ones,
+                    before anything is loaded), then made one by gdal_translate (gdalwarp
+                    when srs reprojects it) into a temporary file renamed when complete
 
-Each command prints one JSON object on stdout: {changed, loaded, dropped, unchanged,
-layers} (layers: each present dataset's table, geometry type, SRID, extent in EPSG:4326
-and row count, as QGIS Server's project needs them), or {"failed": true, "msg": ...}.
+Each command prints one JSON object on stdout: {changed, loaded, dropped, converted,
+unchanged, layers} (layers: each present dataset's table, geometry type, SRID, extent in
+EPSG:4326 and row count, or its raster's COG, SRID, extent and bands, as QGIS Server's
+project needs them), or {"failed": true, "msg": ...}.
 Progress goes to stderr. Standard library only.
 """
 import json
@@ -44,6 +50,9 @@ STRICTLY_TYPED = ('.gpkg', '.fgb')
 DEFAULT_SRS = 'EPSG:4326'
 STATE_COLUMNS = ('name', 'sha256', 'loaded_at', 'geometry_type', 'srid', 'west', 'south', 'east', 'north', 'row_count')
 QGIS_GEOMETRY = {'POINT': 'Point', 'LINESTRING': 'Line', 'POLYGON': 'Polygon'}
+RASTERS = '/rasters'
+# COG options: deflate keeps every pixel as it is (a DEM, a classification)
+COG_OPTIONS = ['-of', 'COG', '-co', 'COMPRESS=DEFLATE', '-co', 'BIGTIFF=IF_SAFER']
 QGIS_WKB = {'POINT': 'Point', 'LINESTRING': 'LineString', 'POLYGON': 'Polygon',
             'MULTIPOINT': 'MultiPoint', 'MULTILINESTRING': 'MultiLineString', 'MULTIPOLYGON': 'MultiPolygon'}
 
@@ -161,7 +170,7 @@ def layer_description(record, title=None):
     """What QGIS Server's project needs of a loaded dataset."""
     geometry_type = record['geometry_type']
     extent = [record[key] for key in ('west', 'south', 'east', 'north')]
-    return {'name': record['name'], 'title': title or record['name'], 'geometry_type': geometry_type,
+    return {'name': record['name'], 'kind': 'vector', 'title': title or record['name'], 'geometry_type': geometry_type,
             'srid': record['srid'], 'extent': extent if None not in extent else [-180.0, -90.0, 180.0, 90.0],
             'proj4': (record.get('proj4') or '').strip(), 'row_count': record['row_count'], 'loaded_at': record['loaded_at'],
             'sha256': record['sha256'],
@@ -185,6 +194,98 @@ def layer_checks(info, dataset):
     if not fields:
         return 'layer %s has no geometry' % chosen[0].get('name'), {}
     return None, fields[0]
+
+
+def raster_checks(info, dataset):
+    """Why the raster cannot be published as the entry asks (gdalinfo -json's answer), or
+    None; and whether it names its SRS."""
+    if not info.get('bands'):
+        return 'has no raster band', False
+    has_srs = bool((info.get('coordinateSystem') or {}).get('wkt'))
+    if not has_srs and not dataset.get('srs'):
+        return 'names no SRS: give the entry an srs (the SRS its coordinates are in)', False
+    return None, has_srs
+
+
+def cog_argv(dataset, has_srs, target):
+    """gdal_translate to a COG; gdalwarp when the entry's srs reprojects a raster that names
+    its own SRS (one that names none is given it: -a_srs)."""
+    srs = dataset.get('srs')
+    if srs and has_srs:
+        return ['gdalwarp', '-q', '-overwrite', '-t_srs', srs, '-r', 'near'] + COG_OPTIONS + [dataset['source'], target]
+    return ['gdal_translate', '-q'] + (['-a_srs', srs] if srs else []) + COG_OPTIONS + [dataset['source'], target]
+
+
+def wgs84_bounds(info):
+    """[west, south, east, north] of gdalinfo -json's wgs84Extent polygon."""
+    ring = info['wgs84Extent']['coordinates'][0]
+    xs, ys = [point[0] for point in ring], [point[1] for point in ring]
+    return [min(xs), min(ys), max(xs), max(ys)]
+
+
+def raster_description(info, dataset):
+    """What QGIS Server's project needs of a raster (gdalinfo -json -proj4 of its COG, or of
+    its file in check mode: the COG it becomes has the same bounds)."""
+    system = info.get('coordinateSystem') or {}
+    return {'name': dataset['name'], 'kind': 'raster', 'title': dataset.get('title') or dataset['name'],
+            'cog': dataset['cog'], 'sha256': dataset['sha256'], 'extent': wgs84_bounds(info),
+            'srid': int((info.get('stac') or {}).get('proj:epsg') or 0), 'proj4': (system.get('proj4') or '').strip(),
+            'bands': len(info.get('bands') or []), 'size': info.get('size')}
+
+
+def gdalinfo(path):
+    """gdalinfo -json -proj4 of a raster; Refused saying why GDAL cannot open it."""
+    done = subprocess.run(['gdalinfo', '-json', '-proj4', path], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise Refused('GDAL cannot open it (%s)' % (done.stderr.strip().splitlines() or ['no message'])[-1])
+    return json.loads(done.stdout)
+
+
+def check_raster(dataset):
+    """gdalinfo opens it, it has bands and an SRS (its own or the entry's, one GDAL knows).
+    Returns whether it names its own SRS; Refused saying why not."""
+    problem, has_srs = raster_checks(gdalinfo(dataset['source']), dataset)
+    if problem:
+        raise Refused(problem)
+    check_srs(dataset)
+    return has_srs
+
+
+def check_srs(dataset):
+    if dataset.get('srs'):
+        known = subprocess.run(['gdalsrsinfo', '-o', 'epsg', dataset['srs']], capture_output=True, text=True)
+        if known.returncode != 0:
+            raise Refused('srs %s is not an SRS GDAL knows' % dataset['srs'])
+
+
+def convert_raster(dataset, has_srs, folder):
+    """The COG, written to a temporary file renamed when complete; its description."""
+    started, final = time.monotonic(), os.path.join(folder, dataset['cog'])
+    temporary = os.path.join(folder, '.tmp-' + dataset['cog'])
+    done = subprocess.run(cog_argv(dataset, has_srs, temporary), capture_output=True, text=True)
+    if done.returncode != 0:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise Refused('its COG could not be made: %s' % (done.stderr or done.stdout).strip()[-1500:])
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, final)
+    log('%s: raster made a COG (%s) in %.1f s' % (dataset['name'], dataset['cog'], time.monotonic() - started))
+
+
+def raster_layers(rasters, folder, plan_only):
+    """{name: description} of each present raster's COG; in check mode, of the file a
+    missing COG would be made from (when GDAL opens it)."""
+    layers = {}
+    for dataset in rasters:
+        path = os.path.join(folder, dataset['cog'])
+        try:
+            if os.path.exists(path):
+                layers[dataset['name']] = raster_description(gdalinfo(path), dataset)
+            elif plan_only:
+                layers[dataset['name']] = raster_description(gdalinfo(dataset['source']), dataset)
+        except (Refused, KeyError, IndexError):
+            continue
+    return layers
 
 
 class Database(object):
@@ -234,10 +335,7 @@ def check_source(dataset):
     problem, field = layer_checks(json.loads(done.stdout), dataset)
     if problem:
         raise Refused(problem)
-    if dataset.get('srs'):
-        known = subprocess.run(['gdalsrsinfo', '-o', 'epsg', dataset['srs']], capture_output=True, text=True)
-        if known.returncode != 0:
-            raise Refused('srs %s is not an SRS GDAL knows' % dataset['srs'])
+    check_srs(dataset)
     return bool(field.get('coordinateSystem')), declared_type(dataset['source'], field)
 
 
@@ -312,11 +410,14 @@ def drop_one(db, schemas, name):
     log('%s: table %s.%s dropped (state absent)' % (name, schemas['tables'], name))
 
 
-def present_layers(wanted, records, tables):
+def present_layers(wanted, records, tables, rasters=None):
     """The layers of the present datasets that have a table (a dataset to reload keeps its
-    layer: check mode plans no change of the projects for it)."""
-    return [layer_description(records[d['name']], d.get('title')) for d in wanted
-            if d['state'] == 'present' and d['name'] in records and d['name'] in tables]
+    layer: check mode plans no change of the projects for it) or a raster (`rasters`:
+    {name: description}), in the entries' order."""
+    rasters = rasters or {}
+    return [rasters[d['name']] if d['name'] in rasters else layer_description(records[d['name']], d.get('title'))
+            for d in wanted if d['state'] == 'present' and (d['name'] in rasters or (
+                d.get('kind', 'vector') == 'vector' and d['name'] in records and d['name'] in tables))]
 
 
 def read_text(path):
@@ -352,7 +453,7 @@ def run_tiles(spec, db, plan_only, folder='/tiles'):
     for dataset in spec['datasets']:
         name = dataset['name']
         loaded = name in records and name in tables
-        if dataset['state'] != 'present' or not (loaded or plan_only):
+        if dataset['state'] != 'present' or dataset.get('kind', 'vector') != 'vector' or not (loaded or plan_only):
             continue
         final = os.path.join(folder, name + '.mbtiles')
         if not os.path.exists(final) or read_text(final + '.build') != tiles_stamp(dataset, tiles):
@@ -370,23 +471,34 @@ def run_tiles(spec, db, plan_only, folder='/tiles'):
     return {'changed': bool(built), 'built': built}
 
 
-def run(command, spec, db):
+def run(command, spec, db, folder=RASTERS):
     schemas, wanted = names(spec['schema']), spec['datasets']
+    vectors = [d for d in wanted if d.get('kind', 'vector') == 'vector']
+    rasters = [d for d in wanted if d.get('kind') == 'raster' and d['state'] == 'present']
     records, tables = read_state(db, schemas)
-    plan = plan_changes(wanted, records, tables)
-    result = dict(plan, changed=bool(plan['load'] or plan['drop']), loaded=[], dropped=[])
+    plan = dict(plan_changes(vectors, records, tables),
+                convert=[d['name'] for d in rasters if not os.path.exists(os.path.join(folder, d['cog']))])
+    result = dict(plan, changed=bool(plan['load'] or plan['drop'] or plan['convert']), loaded=[], dropped=[],
+                  converted=[])
     if command == 'plan' or not result['changed']:
-        result['layers'] = present_layers(wanted, records, tables)
+        result['layers'] = present_layers(wanted, records, tables, raster_layers(rasters, folder, command == 'plan'))
         return result
     by_name = dict((d['name'], d) for d in wanted)
     problems, sources = [], {}
-    for name in plan['load']:
+    for name in plan['load'] + plan['convert']:
         try:
-            sources[name] = check_source(by_name[name])
+            check = check_raster if by_name[name].get('kind') == 'raster' else check_source
+            sources[name] = check(by_name[name])
         except Refused as why:
             problems.append('%s: %s' % (name, why))
     if problems:
         raise Refused('; '.join(problems))
+    for name in plan['convert']:
+        try:
+            convert_raster(by_name[name], sources[name], folder)
+        except Refused as why:
+            raise Refused('%s: %s (made before it: %s)' % (name, why, ', '.join(result['converted']) or 'none'))
+        result['converted'].append(name)
     prepare(db, schemas)
     for name in plan['load']:
         try:
@@ -397,7 +509,8 @@ def run(command, spec, db):
     for name in plan['drop']:
         drop_one(db, schemas, name)
         result['dropped'].append(name)
-    result['layers'] = present_layers(wanted, *read_state(db, schemas))
+    records, tables = read_state(db, schemas)
+    result['layers'] = present_layers(wanted, records, tables, raster_layers(rasters, folder, False))
     return result
 
 

@@ -1,7 +1,9 @@
 // The landing page's cards, one per layer of QGIS Server's default project (the sample
-// layer and each dataset of kargo_datasets), read from its OGC API Features collections:
-// a preview drawn by a WMS GetMap over the layer's extent, and the layer's links in every
-// service that publishes it (data-services: the services behind this proxy).
+// layer and each dataset of kargo_datasets), read from its WMS capabilities: a preview
+// drawn by a WMS GetMap over the layer's extent, and the layer's links in every service
+// that publishes it (data-services: the services behind this proxy). The layers that are
+// also OGC API Features collections are the vector ones: WFS, OGC API Features and
+// vector tiles are theirs; a raster dataset has WMS and WMTS.
 (function () {
   'use strict';
   var box = document.getElementById('kargo-datasets');
@@ -21,13 +23,15 @@
     return [cx - half, cy - half / 1.5, cx + half, cy + half / 1.5];
   }
 
-  function links(id) {
-    var tiles = services.indexOf('tileserver_gl') >= 0;
+  function links(id, vector) {
+    var tiles = vector && services.indexOf('tileserver_gl') >= 0;
     var found = tiles ? [['map', '/map/#' + id]] : [];  // the map page shows the vector tiles
-    found.push(
-      ['WMS', '/qgis/?SERVICE=WMS&REQUEST=GetCapabilities'],
-      ['WFS', '/qgis/?SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature&MAXFEATURES=100&OUTPUTFORMAT=application/vnd.geo%2Bjson&TYPENAME=' + id],
-      ['OGC API Features', '/qgis/wfs3/collections/' + id + '/items.html']);
+    found.push(['WMS', '/qgis/?SERVICE=WMS&REQUEST=GetCapabilities']);
+    if (vector) {
+      found.push(
+        ['WFS', '/qgis/?SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature&MAXFEATURES=100&OUTPUTFORMAT=application/vnd.geo%2Bjson&TYPENAME=' + id],
+        ['OGC API Features', '/qgis/wfs3/collections/' + id + '/items.html']);
+    }
     if (services.indexOf('mapproxy') >= 0) {
       found.push(['WMTS', '/mapproxy/wmts/1.0.0/WMTSCapabilities.xml']);
       found.push(['WMTS tile 0/0/0', '/mapproxy/wmts/' + id + '/webmercator/0/0/0.png']);
@@ -46,16 +50,17 @@
     return made;
   }
 
-  function card(collection) {
-    var id = collection.id, bbox = collection.extent.spatial.bbox[0];
-    var made = element('article', {'class': 'card', 'id': 'dataset-' + id, 'data-dataset': id});
+  function card(layer) {
+    var id = layer.name, bbox = layer.bbox;
+    var made = element('article', {'class': 'card', 'id': 'dataset-' + id, 'data-dataset': id,
+                                   'data-kind': layer.vector ? 'vector' : 'raster'});
     made.appendChild(element('img', {
       alt: 'preview of ' + id, width: '240', height: '160',
       src: '/qgis/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&STYLES=&CRS=EPSG:3857&WIDTH=240&HEIGHT=160' +
            '&FORMAT=image/png&TRANSPARENT=false&LAYERS=' + encodeURIComponent(id) + '&BBOX=' + previewBox(bbox).join(',')}));
-    made.appendChild(element('h3', {}, collection.title || id));
+    made.appendChild(element('h3', {}, layer.title || id));
     var list = element('ul', {});
-    links(id).forEach(function (link) {
+    links(id, layer.vector).forEach(function (link) {
       var item = element('li', {});
       item.appendChild(element('a', {href: link[1]}, link[0]));
       list.appendChild(item);
@@ -64,15 +69,48 @@
     return made;
   }
 
-  fetch('/qgis/wfs3/collections.json')
-    .then(function (answer) {
-      if (!answer.ok) { throw new Error('QGIS Server answered ' + answer.status); }
-      return answer.json();
-    })
-    .then(function (document_) {
+  function child(node, tag) {
+    for (var one = node.firstElementChild; one; one = one.nextElementSibling) {
+      if (one.localName === tag) { return one; }
+    }
+    return null;
+  }
+
+  function number(node, tag) { return parseFloat(child(node, tag).textContent); }
+
+  // The named layers without sublayers, in the capabilities' order: {name, title, bbox}.
+  function wmsLayers(capabilities) {
+    var found = [];
+    Array.prototype.forEach.call(capabilities.getElementsByTagName('Layer'), function (layer) {
+      var name = child(layer, 'Name'), box_ = child(layer, 'EX_GeographicBoundingBox');
+      if (!name || !box_ || child(layer, 'Layer')) { return; }
+      var title = child(layer, 'Title');
+      found.push({name: name.textContent, title: title ? title.textContent : '', bbox: [
+        number(box_, 'westBoundLongitude'), number(box_, 'southBoundLatitude'),
+        number(box_, 'eastBoundLongitude'), number(box_, 'northBoundLatitude')]});
+    });
+    return found;
+  }
+
+  function read(url, how) {
+    return fetch(url).then(function (answer) {
+      if (!answer.ok) { throw new Error('QGIS Server answered ' + answer.status + ' to ' + url); }
+      return answer[how]();
+    });
+  }
+
+  Promise.all([read('/qgis/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities', 'text'),
+               read('/qgis/wfs3/collections.json', 'json')])
+    .then(function (answers) {
+      var capabilities = new DOMParser().parseFromString(answers[0], 'application/xml');
+      var vectors = answers[1].collections.map(function (collection) { return collection.id; });
+      var layers = wmsLayers(capabilities);
       box.textContent = '';
-      document_.collections.forEach(function (collection) { box.appendChild(card(collection)); });
-      box.setAttribute('data-loaded', String(document_.collections.length));
+      layers.forEach(function (layer) {
+        layer.vector = vectors.indexOf(layer.name) >= 0;
+        box.appendChild(card(layer));
+      });
+      box.setAttribute('data-loaded', String(layers.length));
     })
     .catch(function (error) {
       box.textContent = 'The layers could not be read: ' + error.message;
