@@ -16,7 +16,7 @@ import yaml
 
 from kargo_testlib import ROOT, run_playbook
 from load_runs import LoadDuring
-from stack_checks import EVERY_CHECK, check_landing_redirect_and_headers, get, qgis_wms
+from stack_checks import EVERY_CHECK, check_landing_redirect_and_headers, get, png_variance, qgis_wms, tile_xy
 
 with open(os.path.join(ROOT, 'molecule', 'lab', 'settings.yml')) as settings_file:
     SETTINGS = yaml.safe_load(settings_file)
@@ -220,6 +220,33 @@ def test_a_project_of_the_user_is_served_by_every_qgis_server_replica(deployed):
     answer = get(BASE, '/qgis/world/', params={'SERVICE': 'WFS', 'VERSION': '1.1.0', 'REQUEST': 'GetFeature',
                                                'TYPENAME': 'places_file', 'OUTPUTFORMAT': 'application/vnd.geo+json'})
     assert sorted(f['properties']['name'] for f in answer.json()['features']) == ['Kraków', 'Lyon']
+
+
+def replica_get(node, name, path):
+    """The body of a GET of path from the task of service `name` on `node` (its own port)."""
+    container = on_node(node, 'docker', 'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=' + name).stdout.split()[0]
+    done = subprocess.run(['docker', 'exec', '%s-%s' % (LAB, node), 'docker', 'exec', container, 'curl', '-fsS',
+                           'http://127.0.0.1:8080' + path], capture_output=True, timeout=120)
+    assert done.returncode == 0, (node, path, done.stderr)
+    return done.stdout
+
+
+def test_a_raster_dataset_is_a_cog_on_every_node_drawn_by_every_qgis_server_replica(deployed):
+    """molecule/lab/projects/relief.asc (kargo_datasets, srs given): made a COG on the first
+    manager, copied to every node; the replica on each of QGIS Server's two nodes draws it
+    over Lyon and nothing elsewhere, and so does MapProxy's cached layer through the proxy."""
+    cogs = dict((node, on_node(node, 'sh', '-c', 'ls /opt/kargo/datasets/rasters').stdout.split()) for node in NODES)
+    assert all(len(found) == 1 and found[0].startswith('relief-') for found in cogs.values()), cogs
+    assert len(set(found[0] for found in cogs.values())) == 1, cogs
+    name = service('qgis-server_qgis-server')
+    over = '/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=relief&STYLES=&CRS=EPSG:4326&WIDTH=128&HEIGHT=128' \
+           '&FORMAT=image/png&TRANSPARENT=false&BBOX='
+    for node in running_tasks(name):
+        assert png_variance(replica_get(node, name, over + '45.70,4.80,45.80,4.90')) > 50, node
+        assert png_variance(replica_get(node, name, over + '-10,-160,0,-150')) == 0, node
+    x, y = tile_xy(4.85, 45.75, 12)
+    tile = get(BASE, '/mapproxy/wmts/relief/webmercator/12/%d/%d.png' % (x, y))
+    assert tile.status_code == 200 and png_variance(tile.content) > 50
 
 
 def test_the_database_password_is_a_secret_not_an_environment_variable(deployed):
