@@ -76,7 +76,7 @@ def main(argv):
     started = time.monotonic()
     print('[test] building the images both streams use (a no-op when they are up to date)', flush=True)
     from kargo_testlib import build_shared_images
-    build_shared_images()
+    build_shared_images(lambda step: print('[test]   %s (at %.0f s)' % (step, time.monotonic() - started), flush=True))
     print('[time] shared images: %.0f s' % (time.monotonic() - started), flush=True)
     codes = run_streams(stream_commands(sys.executable, integration_only='--integration-only' in argv))
     for name, code in codes.items():

@@ -89,12 +89,15 @@ def build_images(services, prefix='kargo-test-build'):
 STACK_SERVICES = ('postgis', 'qgis_server', 'mapproxy', 'tileserver_gl', 'proxy')
 
 
-def build_shared_images():
+def build_shared_images(say=lambda line: None):
     """The images several test files use, made before they run at once (tests/run_streams.py):
     the test image, the services' images (and tools, for the sample data) and the lab
-    nodes' image. Each is a no-op when it is up to date."""
+    nodes' image. Each is a no-op when it is up to date; `say` is told each step."""
+    say('the test image (%s)' % TEST_IMAGE)
     ensure_test_image()
+    say('the images of %s and tools (playbooks/images.yml: minutes on a cold machine)' % ', '.join(STACK_SERVICES))
     build_images(STACK_SERVICES)
+    say('the lab nodes\' image (tests/integration/shared_images.yml)')
     run = run_playbook('tests/integration/shared_images.yml', timeout=2400)
     assert run.rc == 0, run.explain()
 
