@@ -18,6 +18,10 @@ HEALTHY_AFTER_2S = textwrap.dedent('''
           retries: 30
 ''' % TEST_IMAGE)
 
+# healthy 8 s after it starts: the wait, three tasks later, still finds it starting when
+# the machine is busy (make test runs two streams at once: 2 s was not always enough)
+HEALTHY_AFTER_8S = HEALTHY_AFTER_2S.replace('sleep 2;', 'sleep 8;')
+
 SICK = textwrap.dedent('''
     services:
       sick:
@@ -66,7 +70,7 @@ def health(project):
 def test_waits_for_every_project_at_once_and_changes_nothing(two_projects):
     for path in two_projects.values():
         with open(path, 'w') as handle:
-            handle.write(HEALTHY_AFTER_2S)
+            handle.write(HEALTHY_AFTER_8S)
     started, checked, waited, again = play([start(name, path) for name, path in two_projects.items()]
                                            + [wait(two_projects, check_mode=True), wait(two_projects), wait(two_projects)])[1:]
     assert started['changed'] is True
