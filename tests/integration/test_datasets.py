@@ -334,8 +334,11 @@ def test_the_landing_page_has_a_card_per_dataset_and_the_map_page_draws_it_in_ch
     for link in ('/map/#parks', '/qgis/wfs3/collections/parks/items.html', '/mapproxy/wmts/parks/webmercator/0/0/0.png',
                  '/tiles/data/parks.json', 'TYPENAME=parks'):
         assert link in html.unescape(card), card
-    preview = html.unescape(re.search(r'<img[^>]*src="([^"]+)"', card).group(1))
-    assert png_variance(get(BASE, preview).content) > 50, preview
+    # each card's preview draws its layer (a GetMap over the extent its capabilities give)
+    for name in ('parks', 'pois', 'rivers', 'zones', 'relief'):
+        one = re.search(r'<article[^>]*id="dataset-%s".*?</article>' % name, content, re.S).group(0)
+        preview = html.unescape(re.search(r'<img[^>]*src="([^"]+)"', one).group(1))
+        assert png_variance(get(BASE, preview).content) > 0, (name, preview)
     # the raster's card: WMS and WMTS, no feature services, no vector tiles
     relief = html.unescape(re.search(r'<article[^>]*id="dataset-relief".*?</article>', content, re.S).group(0))
     assert 'data-kind="raster"' in relief and '<h3>Relief du parc</h3>' in relief, relief

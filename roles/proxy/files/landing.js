@@ -3,7 +3,8 @@
 // drawn by a WMS GetMap over the layer's extent, and the layer's links in every service
 // that publishes it (data-services: the services behind this proxy). The layers that are
 // also OGC API Features collections are the vector ones: WFS, OGC API Features and
-// vector tiles are theirs; a raster dataset has WMS and WMTS.
+// vector tiles are theirs, and so is the extent (QGIS gives a point layer in EPSG:3857 an
+// empty EX_GeographicBoundingBox in its capabilities); a raster dataset has WMS and WMTS.
 (function () {
   'use strict';
   var box = document.getElementById('kargo-datasets');
@@ -103,11 +104,14 @@
                read('/qgis/wfs3/collections.json', 'json')])
     .then(function (answers) {
       var capabilities = new DOMParser().parseFromString(answers[0], 'application/xml');
-      var vectors = answers[1].collections.map(function (collection) { return collection.id; });
+      var collections = {};
+      answers[1].collections.forEach(function (collection) { collections[collection.id] = collection; });
       var layers = wmsLayers(capabilities);
       box.textContent = '';
       layers.forEach(function (layer) {
-        layer.vector = vectors.indexOf(layer.name) >= 0;
+        var collection = collections[layer.name];
+        layer.vector = Boolean(collection);
+        if (collection) { layer.bbox = collection.extent.spatial.bbox[0]; }
         box.appendChild(card(layer));
       });
       box.setAttribute('data-loaded', String(layers.length));
