@@ -8,7 +8,7 @@ entry is reported at once, naming the dataset and the reason.
 
 A vector dataset is loaded into a PostGIS table; a raster one is made a Cloud-Optimized
 GeoTIFF named after its hash (`cog`: <name>-<sha256[:12]>.tif), which QGIS Server reads
-from RASTERS_MOUNT."""
+from the folder its role mounts."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -26,8 +26,6 @@ KEYS = frozenset(('name', 'path', 'layer', 'title', 'srs', 'style', 'state'))
 # What GDAL reads each extension as; a .zip holds a Shapefile (read through /vsizip/).
 VECTOR_EXTENSIONS = ('.gpkg', '.shp', '.zip', '.geojson', '.json', '.fgb', '.csv')
 RASTER_EXTENSIONS = ('.tif', '.tiff', '.jp2', '.img', '.asc')
-# where QGIS Server (and kargo-data) find the rasters' COGs
-RASTERS_MOUNT = '/rasters'
 # the element of a QML style that holds a layer's symbology, by kind of dataset
 QML_SYMBOLOGY = {'vector': 'renderer-v2', 'raster': 'pipe'}
 SHAPEFILE_NEEDS = ('.dbf', '.shx')
@@ -180,15 +178,15 @@ def read_datasets(entries, base_dir, reserved=None):
     return datasets, errors
 
 
-def qgis_layer(layer, sources, pg_service, schema):
-    """A loaded dataset (kargo-data's description of its table) as QGIS Server's project
-    needs it: a stable layer id, the connection through the pg_service name, the renderer
-    of its QML style (`sources`: dataset_sources' descriptions) and a colour made from its
-    name (for the default symbol)."""
+def qgis_layer(layer, sources, pg_service, schema, rasters_mount):
+    """A loaded dataset (kargo-data's description of its table or raster) as QGIS Server's
+    project needs it: a stable layer id, the connection through the pg_service name (a
+    raster: its COG in `rasters_mount`), the renderer of its QML style (`sources`:
+    dataset_sources' descriptions) and a colour made from its name (for the default symbol)."""
     digest = hashlib.md5(layer['name'].encode('utf-8')).hexdigest()
     renderer = ''.join(source.get('renderer', '') for source in sources if source.get('name') == layer['name'])
     if layer.get('kind') == 'raster':
-        return dict(layer, id='%s_%s' % (layer['name'], digest[:24]), datasource='%s/%s' % (RASTERS_MOUNT, layer['cog']),
+        return dict(layer, id='%s_%s' % (layer['name'], digest[:24]), datasource='%s/%s' % (rasters_mount, layer['cog']),
                     renderer=renderer)
     datasource = ("service='%s' sslmode=disable key='fid' srid=%d type=%s checkPrimaryKeyUnicity='0' "
                   'table="%s"."%s" (geom)' % (pg_service, int(layer['srid']), layer['qgis_wkb_type'], schema, layer['name']))

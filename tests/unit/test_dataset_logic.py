@@ -150,7 +150,7 @@ def test_a_raster_layer_has_its_cog_srid_and_bounds_in_the_entries_order():
     layers = kargo_data.present_layers(wanted, {'roads': record}, {'roads'}, {'dem': layer})
     assert [(one['name'], one['kind']) for one in layers] == [('dem', 'raster'), ('roads', 'vector')]
     # QGIS Server reads it from the mount, through GDAL
-    assert qgis_layer(layer, [], 'kargo', 'kargo_data')['datasource'] == '/rasters/dem-0123456789ab.tif'
+    assert qgis_layer(layer, [], 'kargo', 'kargo_data', '/rasters')['datasource'] == '/rasters/dem-0123456789ab.tif'
 
 
 def test_an_absent_entry_needs_no_file():
@@ -238,9 +238,9 @@ def test_a_layer_for_qgis_has_a_stable_id_its_connection_and_its_style():
     layer = kargo_data.layer_description({'name': 'roads', 'geometry_type': 'MULTILINESTRING', 'srid': 2154, 'west': None,
                                           'south': None, 'east': None, 'north': None, 'row_count': 0, 'loaded_at': 't', 'sha256': 'ab'}, 'Roads')
     assert layer['extent'] == [-180.0, -90.0, 180.0, 90.0] and layer['qgis_geometry'] == 'Line'
-    described = qgis_layer(layer, [{'name': 'roads', 'renderer': '<renderer-v2/>'}], 'kargo', 'kargo_data')
+    described = qgis_layer(layer, [{'name': 'roads', 'renderer': '<renderer-v2/>'}], 'kargo', 'kargo_data', '/rasters')
     assert described['id'].startswith('roads_') and len(described['id']) == 30
-    assert described == qgis_layer(layer, [{'name': 'roads', 'renderer': '<renderer-v2/>'}], 'kargo', 'kargo_data')
+    assert described == qgis_layer(layer, [{'name': 'roads', 'renderer': '<renderer-v2/>'}], 'kargo', 'kargo_data', '/rasters')
     assert described['datasource'] == ("service='kargo' sslmode=disable key='fid' srid=2154 type=MultiLineString "
                                        "checkPrimaryKeyUnicity='0' table=\"kargo_data\".\"roads\" (geom)")
     assert described['renderer'] == '<renderer-v2/>' and len(described['colour']) == 6
@@ -282,7 +282,7 @@ def test_a_vector_style_draws_the_dataset_in_its_colour_by_geometry():
     assert style['sources'] == {'roads': {'type': 'vector', 'url': 'mbtiles://{roads}'}}
     assert [(l['type'], l['source-layer']) for l in style['layers']] == [('line', 'roads')]
     assert style['layers'][0]['paint']['line-color'] == '#' + qgis_layer(
-        dict(lines, srid=4326, qgis_wkb_type='LineString'), [], 'kargo', 'kargo_data')['colour']
+        dict(lines, srid=4326, qgis_wkb_type='LineString'), [], 'kargo', 'kargo_data', '/rasters')['colour']
     assert style['center'] == [5.0, 46.0]
     assert [l['type'] for l in tileserver_style(dict(lines, qgis_geometry='Polygon'))['layers']] == ['fill', 'line']
     assert [l['type'] for l in tileserver_style(dict(lines, qgis_geometry='Point'))['layers']] == ['circle']

@@ -259,7 +259,7 @@ def check_srs(dataset):
 
 
 def convert_raster(dataset, has_srs, folder):
-    """The COG, written to a temporary file renamed when complete; its description."""
+    """Its COG, written to a temporary file renamed when complete."""
     started, final = time.monotonic(), os.path.join(folder, dataset['cog'])
     temporary = os.path.join(folder, '.tmp-' + dataset['cog'])
     done = subprocess.run(cog_argv(dataset, has_srs, temporary), capture_output=True, text=True)
