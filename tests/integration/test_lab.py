@@ -89,10 +89,14 @@ def wait_for(condition, timeout, what):
         time.sleep(3)
 
 
+def task_containers(node, name):
+    """The ids of the running containers of swarm service `name` on `node`."""
+    return on_node(node, 'docker', 'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=' + name).stdout.split()
+
+
 def proxy_log_since(started):
     """What the proxy's container on the manager logged since `started` (RFC 3339)."""
-    container = on_node('node1', 'docker', 'ps', '-q', '--filter',
-                        'label=com.docker.swarm.service.name=%s' % service('proxy_proxy')).stdout.split()[0]
+    container = task_containers('node1', service('proxy_proxy'))[0]
     done = on_node('node1', 'docker', 'logs', '--since', started, container)
     return (done.stdout + done.stderr).splitlines()
 
@@ -212,9 +216,7 @@ def test_a_project_of_the_user_is_served_by_every_qgis_server_replica(deployed):
     nodes = running_tasks(name)
     assert len(set(nodes)) == 2, nodes
     for node in nodes:
-        container = on_node(node, 'docker', 'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=' + name).stdout.split()[0]
-        capabilities = on_node(node, 'docker', 'exec', container, 'curl', '-fsS',
-                               'http://127.0.0.1:8080/world/?SERVICE=WMS&REQUEST=GetCapabilities').stdout
+        capabilities = replica_get(node, name, '/world/?SERVICE=WMS&REQUEST=GetCapabilities').decode('utf-8')
         assert '<Name>countries_db</Name>' in capabilities and '<Name>places_file</Name>' in capabilities, (node, capabilities[:500])
     assert {'countries_db', 'places_file'} <= set(qgis_wms(BASE, '/qgis/world/').contents)
     answer = get(BASE, '/qgis/world/', params={'SERVICE': 'WFS', 'VERSION': '1.1.0', 'REQUEST': 'GetFeature',
@@ -224,7 +226,7 @@ def test_a_project_of_the_user_is_served_by_every_qgis_server_replica(deployed):
 
 def replica_get(node, name, path):
     """The body of a GET of path from the task of service `name` on `node` (its own port)."""
-    container = on_node(node, 'docker', 'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=' + name).stdout.split()[0]
+    container = task_containers(node, name)[0]
     done = subprocess.run(['docker', 'exec', '%s-%s' % (LAB, node), 'docker', 'exec', container, 'curl', '-fsS',
                            'http://127.0.0.1:8080' + path], capture_output=True, timeout=120)
     assert done.returncode == 0, (node, path, done.stderr)
@@ -308,8 +310,7 @@ def database_query(sql, database='gis'):
     stops at the first error, and the writes of the tests are one transaction each). Not
     only a healthy one: on a loaded machine a healthcheck that timed out makes a running
     server unhealthy for a while."""
-    containers = on_node('node2', 'docker', 'ps', '-q', '--filter', 'label=com.docker.swarm.service.name=%s'
-                         % service('postgis_postgis')).stdout.split()
+    containers = task_containers('node2', service('postgis_postgis'))
     if not containers:
         return None
     done = subprocess.run(['docker', 'exec', '-i', '%s-node2' % LAB, 'docker', 'exec', '-i', containers[0], 'sh', '-c',
