@@ -8,13 +8,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.geostack.kargo.plugins.module_utils.datasets import (qgis_layer, seed_ids, seeds_due, stale_caches,
-                                                                          tileserver_entries,
+from ansible_collections.geostack.kargo.plugins.module_utils.datasets import (qgis_layer, seed_ids, tileserver_entries,
                                                                           tileserver_style_files)
 
 
 class FilterModule(object):
     def filters(self):
-        return {'qgis_dataset_layer': qgis_layer, 'dataset_seed_ids': seed_ids, 'dataset_seeds_due': seeds_due,
-                'mapproxy_stale_caches': stale_caches,
+        return {'qgis_dataset_layer': qgis_layer, 'dataset_seed_ids': seed_ids,
                 'dataset_tileserver_entries': tileserver_entries, 'dataset_tileserver_style_files': tileserver_style_files}

@@ -202,40 +202,6 @@ def seed_ids(sources, seed_settings):
         for source in sources if source.get('state', 'present') == 'present')
 
 
-def seed_marks(lines):
-    """{dataset name: seed id} from `grep -H . <cache>/.kargo-seeded-*` lines."""
-    marks = {}
-    for line in lines:
-        path, _, mark = line.partition(':')
-        name = path.rsplit('/.kargo-seeded-', 1)[-1]
-        if path != name and NAME_PATTERN.match(name):
-            marks[name] = mark.strip()
-    return marks
-
-
-def seeds_due(mark_results, layers, ids):
-    """[{container, dataset}] for each loaded dataset (`layers`) whose cache in a container
-    was not seeded for its current id; `mark_results` are the reads of each container's
-    marks (the container as `item`, the grep lines as `stdout_lines`)."""
-    due = []
-    for result in mark_results:
-        marks = seed_marks(result.get('stdout_lines') or [])
-        due.extend({'container': result['item'], 'dataset': layer} for layer in layers
-                   if marks.get(layer['name']) != ids.get(layer['name']))
-    return due
-
-
-def stale_caches(cache_folders, layer_names, root='/mapproxy/cache'):
-    """The paths of MapProxy's caches (and seed marks) of layers it no longer has, to drop:
-    `cache_folders` are the names in <root>/data (<layer>_cache_<grid>, as mapproxy.yaml
-    names the caches); the tiles of an unpublished dataset are then not served any more
-    (the proxy answers cached tiles from these files)."""
-    folders = [folder for folder in sorted(cache_folders)
-               if '_cache_' in folder and folder.rpartition('_cache_')[0] not in layer_names]
-    layers = sorted(set(folder.rpartition('_cache_')[0] for folder in folders))
-    return ['%s/data/%s' % (root, folder) for folder in folders] + ['%s/.kargo-seeded-%s' % (root, layer) for layer in layers]
-
-
 def layer_colour(name):
     """The colour of a dataset without a style, the same in QGIS Server and the vector style."""
     return hashlib.md5(name.encode('utf-8')).hexdigest()[:6]

@@ -4,12 +4,14 @@ verify; destroy): site.yml takes the bare nodes to a swarm running every service
 them, with its registry; then the same end-to-end checks as on one host, through the
 proxy on the manager. Tests run in file order: bad inventories first (on the bare nodes:
 nothing may be left behind), then the deployment, its placement, a no-op re-run, faults."""
+import gzip
 import json
 import os
 import subprocess
 import sys
 import time
 
+import mapbox_vector_tile
 import pytest
 import requests
 import yaml
@@ -224,11 +226,17 @@ def test_a_project_of_the_user_is_served_by_every_qgis_server_replica(deployed):
     assert sorted(f['properties']['name'] for f in answer.json()['features']) == ['Kraków', 'Lyon']
 
 
-def replica_get(node, name, path):
+# GET a URL, print the body, fail on an error: curl, or Node's fetch where there is no curl (TileServer GL)
+CURL = ['curl', '-fsS']
+NODE_FETCH = ['node', '-e', 'fetch(process.argv[1]).then(async answer => { if (!answer.ok) process.exit(1); '
+              'process.stdout.write(Buffer.from(await answer.arrayBuffer())); }, () => process.exit(2))']
+
+
+def replica_get(node, name, path, client=CURL):
     """The body of a GET of path from the task of service `name` on `node` (its own port)."""
     container = task_containers(node, name)[0]
-    done = subprocess.run(['docker', 'exec', '%s-%s' % (LAB, node), 'docker', 'exec', container, 'curl', '-fsS',
-                           'http://127.0.0.1:8080' + path], capture_output=True, timeout=120)
+    done = subprocess.run(['docker', 'exec', '%s-%s' % (LAB, node), 'docker', 'exec', container] + client
+                          + ['http://127.0.0.1:8080' + path], capture_output=True, timeout=120)
     assert done.returncode == 0, (node, path, done.stderr)
     return done.stdout
 
@@ -249,6 +257,49 @@ def test_a_raster_dataset_is_a_cog_on_every_node_drawn_by_every_qgis_server_repl
     x, y = tile_xy(4.85, 45.75, 12)
     tile = get(BASE, '/mapproxy/wmts/relief/webmercator/12/%d/%d.png' % (x, y))
     assert tile.status_code == 200 and png_variance(tile.content) > 50
+
+
+def test_a_vector_dataset_is_served_by_every_replica_of_each_service(deployed):
+    """molecule/lab/projects/places.geojson (kargo_datasets): loaded into the database on
+    node2, its MBTiles copied to every node: each TileServer GL replica gives its vector
+    tile, each QGIS Server replica its WFS features, and MapProxy's cached layer draws it
+    through the proxy."""
+    x, y = tile_xy(4.8357, 45.764, 6)
+    tiles = service('tileserver-gl_tileserver-gl')
+    for node in running_tasks(tiles):
+        content = replica_get(node, tiles, '/data/places/6/%d/%d.pbf' % (x, y), client=NODE_FETCH)
+        decoded = mapbox_vector_tile.decode(gzip.decompress(content) if content[:2] == b'\x1f\x8b' else content)
+        assert [f['properties']['name'] for f in decoded['places']['features']] == ['Lyon'], (node, decoded)
+    maps = service('qgis-server_qgis-server')
+    for node in running_tasks(maps):
+        features = json.loads(replica_get(node, maps, '/?SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature&TYPENAME=places'
+                                                      '&OUTPUTFORMAT=application/vnd.geo%2Bjson'))['features']
+        assert sorted(f['properties']['name'] for f in features) == ['Krak\u00f3w', 'Lyon'], node
+    x, y = tile_xy(4.8357, 45.764, 8)
+    tile = get(BASE, '/mapproxy/wmts/places/webmercator/8/%d/%d.png' % (x, y))
+    assert tile.status_code == 200 and png_variance(tile.content) > 0
+    x, y = tile_xy(-150, -10, 8)
+    assert png_variance(get(BASE, '/mapproxy/wmts/places/webmercator/8/%d/%d.png' % (x, y)).content) == 0
+
+
+def mapproxy_seed_marks():
+    """{node: {seed mark: what it was seeded for}} of the cache of each MapProxy replica (each
+    node has its own cache volume): .kargo-seeded (the sample layer), .kargo-seeded-<dataset>."""
+    name = service('mapproxy_mapproxy')
+    marks = {}
+    for node in running_tasks(name):
+        read = on_node(node, 'docker', 'exec', task_containers(node, name)[0], 'sh', '-c',
+                       'grep -H . /mapproxy/cache/.kargo-seeded*', check=False).stdout
+        marks[node] = dict(line.rsplit('/', 1)[1].split(':', 1) for line in read.split())
+    return marks
+
+
+def test_the_cache_of_every_mapproxy_replica_is_seeded_on_its_node(deployed):
+    marks = mapproxy_seed_marks()
+    assert len(marks) == 2, marks
+    for node, found in marks.items():
+        assert sorted(found) == ['.kargo-seeded', '.kargo-seeded-places', '.kargo-seeded-relief'], (node, found)
+    assert len(set(json.dumps(found, sort_keys=True) for found in marks.values())) == 1, marks
 
 
 def test_the_database_password_is_a_secret_not_an_environment_variable(deployed):
@@ -276,6 +327,7 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
     then does what was planned: MapProxy's two replicas roll one after the other while wrk
     asks the proxy for a tile, and not one request fails."""
     versions = dict((name, s['Version']['Index']) for name, s in services().items())
+    seeded_before = mapproxy_seed_marks()
     checked = run_playbook('site.yml', dict(SETTINGS, mapproxy_meta_buffer=100), inventory=INVENTORY,
                            options=['--check', '--diff'])
     assert checked.rc == 0, checked.explain()
@@ -302,6 +354,13 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
     assert applied.deploy_plans('node1')[0] == planned
     after = dict((name, s['Version']['Index']) for name, s in services().items())
     assert [name for name in sorted(after) if after[name] != versions[name]] == [service('mapproxy_mapproxy')]
+    # the changed setting is in what every cache is seeded for: each replica's (on its own
+    # node) was dropped and seeded again, none keeps tiles made with the old setting
+    seeded_after = mapproxy_seed_marks()
+    old = set(mark for marks in seeded_before.values() for mark in marks.values())
+    assert len(seeded_after) == 2 and len(set(json.dumps(m, sort_keys=True) for m in seeded_after.values())) == 1, seeded_after
+    assert all(sorted(marks) == sorted(seeded_before[min(seeded_before)]) and not set(marks.values()) & old
+               for marks in seeded_after.values()), (seeded_before, seeded_after)
 
 
 def database_query(sql, database='gis'):

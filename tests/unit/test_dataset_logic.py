@@ -5,8 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.geostack.kargo.plugins.module_utils.datasets import (qgis_layer, read_datasets, seed_ids, seeds_due,
-                                                                          stale_caches)
+from ansible_collections.geostack.kargo.plugins.module_utils.datasets import qgis_layer, read_datasets, seed_ids
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SPEC = importlib.util.spec_from_file_location('kargo_data', os.path.join(ROOT, 'roles', 'datasets', 'files', 'kargo_data.py'))
@@ -254,25 +253,6 @@ def test_a_seed_id_follows_the_data_the_style_and_the_cache_settings():
     assert seed_ids(sources, {'max_level': 3}) == ids
     assert seed_ids(sources, {'max_level': 4})['a'] != ids['a']
     assert seed_ids([{'name': 'a', 'sha256': '1', 'renderer': '<r/>'}], {'max_level': 3})['a'] != ids['a']
-
-
-def test_the_caches_seeded_for_another_id_are_due_in_each_container():
-    layers = [{'name': 'a'}, {'name': 'b'}]
-    ids = {'a': 'id-a', 'b': 'id-b'}
-    results = [{'item': {'id': 'one'}, 'stdout_lines': ['/mapproxy/cache/.kargo-seeded-a:id-a', '/mapproxy/cache/.kargo-seeded-b:old']},
-               {'item': {'id': 'two'}, 'stdout_lines': []}]
-    due = seeds_due(results, layers, ids)
-    assert [(one['container']['id'], one['dataset']['name']) for one in due] == [('one', 'b'), ('two', 'a'), ('two', 'b')]
-    assert seeds_due(results[:1], layers[:1], ids) == []
-
-
-def test_the_caches_of_layers_no_longer_published_are_dropped_with_their_marks():
-    folders = ['countries_cache_EPSG3857', 'old_pois_cache_EPSG3857', 'old_pois_cache_EPSG4326', 'parks_cache_EPSG3857',
-               'lost+found']
-    assert stale_caches(folders, ['countries', 'parks']) == [
-        '/mapproxy/cache/data/old_pois_cache_EPSG3857', '/mapproxy/cache/data/old_pois_cache_EPSG4326',
-        '/mapproxy/cache/.kargo-seeded-old_pois']
-    assert stale_caches(folders[:1], ['countries']) == []
 
 
 def test_a_vector_style_draws_the_dataset_in_its_colour_by_geometry():

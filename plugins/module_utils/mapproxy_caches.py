@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright: geostack.kargo developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""MapProxy's caches, one per running container: a compose project has one, a swarm
+service one per node it runs on (the cache volume is local to its node). Each cache
+holds the tiles of every cached layer (<root>/data/<layer>_cache_<grid>) and marks of
+what it was seeded for: <root>/.kargo-seeded (the main layer: the seeding
+configuration's checksum) and <root>/.kargo-seeded-<dataset> (a dataset's seed id).
+The role reads every container's marks and folders at once (roles/mapproxy/tasks/
+caches.yml); these functions decide what to seed and what to drop."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+ROOT = '/mapproxy/cache'
+MARK = '/.kargo-seeded'
+_DATASET = re.compile(r'^[a-z][a-z0-9_]{0,62}$')
+
+
+def running_containers(node_reads, running_tasks=None):
+    """[{node, id, name, seeded_for, datasets, caches}] of the MapProxy containers found on
+    each node. `node_reads` are the reads of the nodes (the node as `item`; stdout lines:
+    `container <id> <name> <swarm task id>`, then that container's marks as `<path>:<id>`
+    and its cache folders as `cache <folder>`). `running_tasks`: in swarm mode the ids of
+    the service's tasks meant to run; a container of another task is one being stopped
+    (it serves its last requests), not a cache to seed."""
+    found = []
+    for read in node_reads:
+        container = None
+        for line in read.get('stdout_lines') or []:
+            kind, _, rest = line.partition(' ')
+            if kind == 'container':
+                fields = rest.split()
+                container = {'node': read['item'], 'id': fields[0], 'name': fields[1], 'seeded_for': '',
+                             'datasets': {}, 'caches': []}
+                task = fields[2] if len(fields) > 2 else ''
+                if running_tasks is None or task in running_tasks:
+                    found.append(container)
+            elif container is None:
+                continue
+            elif kind == 'cache':
+                container['caches'].append(rest.strip())
+            else:
+                _read_mark(line, container)
+    return found
+
+
+def _read_mark(line, container):
+    path, _, mark = line.partition(':')
+    if path == ROOT + MARK:
+        container['seeded_for'] = mark.strip()
+        return
+    name = path.rpartition(MARK + '-')[2]
+    if path.startswith(ROOT + MARK + '-') and _DATASET.match(name):
+        container['datasets'][name] = mark.strip()
+
+
+def seeds_due(containers, layers, ids):
+    """[{container, dataset}] for each loaded dataset (`layers`) whose cache in a container
+    was not seeded for its current id (`ids`: {dataset name: seed id})."""
+    return [{'container': container, 'dataset': layer} for container in containers for layer in layers
+            if container['datasets'].get(layer['name']) != ids.get(layer['name'])]
+
+
+def stale_caches(cache_folders, layer_names, root=ROOT):
+    """The paths of MapProxy's caches (and seed marks) of layers it no longer has, to drop:
+    `cache_folders` are the names in <root>/data (<layer>_cache_<grid>, as mapproxy.yaml
+    names the caches); the tiles of an unpublished dataset are then not served any more
+    (the proxy answers cached tiles from these files)."""
+    folders = [folder for folder in sorted(cache_folders)
+               if '_cache_' in folder and folder.rpartition('_cache_')[0] not in layer_names]
+    layers = sorted(set(folder.rpartition('_cache_')[0] for folder in folders))
+    return ['%s/data/%s' % (root, folder) for folder in folders] + ['%s%s-%s' % (root, MARK, layer) for layer in layers]
