@@ -9,11 +9,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.geostack.kargo.plugins.module_utils.mapproxy_caches import (running_containers, seeds_due,
-                                                                                 stale_caches)
+from ansible_collections.geostack.kargo.plugins.module_utils.mapproxy_caches import read_caches, seeds_due, stale_caches
 
 
 class FilterModule(object):
     def filters(self):
-        return {'mapproxy_running_containers': running_containers, 'mapproxy_seeds_due': seeds_due,
+        return {'mapproxy_read_caches': read_caches, 'mapproxy_seeds_due': seeds_due,
                 'mapproxy_stale_caches': stale_caches}

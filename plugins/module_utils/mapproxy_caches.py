@@ -20,31 +20,20 @@ MARK = '/.kargo-seeded'
 _DATASET = re.compile(r'^[a-z][a-z0-9_]{0,62}$')
 
 
-def running_containers(node_reads, running_tasks=None):
-    """[{node, id, name, seeded_for, datasets, caches}] of the MapProxy containers found on
-    each node. `node_reads` are the reads of the nodes (the node as `item`; stdout lines:
-    `container <id> <name> <swarm task id>`, then that container's marks as `<path>:<id>`
-    and its cache folders as `cache <folder>`). `running_tasks`: in swarm mode the ids of
-    the service's tasks meant to run; a container of another task is one being stopped
-    (it serves its last requests), not a cache to seed."""
+def read_caches(containers):
+    """Each running container (roles/common/tasks/running_containers.yml) with what its
+    cache holds, read from its `lines` (its seed marks as `<path>:<id>`, its cache folders
+    as `cache <folder>`): {node, id, name, seeded_for, datasets, caches}."""
     found = []
-    for read in node_reads:
-        container = None
-        for line in read.get('stdout_lines') or []:
-            kind, _, rest = line.partition(' ')
-            if kind == 'container':
-                fields = rest.split()
-                container = {'node': read['item'], 'id': fields[0], 'name': fields[1], 'seeded_for': '',
-                             'datasets': {}, 'caches': []}
-                task = fields[2] if len(fields) > 2 else ''
-                if running_tasks is None or task in running_tasks:
-                    found.append(container)
-            elif container is None:
-                continue
-            elif kind == 'cache':
-                container['caches'].append(rest.strip())
+    for container in containers:
+        cache = {'node': container['node'], 'id': container['id'], 'name': container['name'], 'seeded_for': '',
+                 'datasets': {}, 'caches': []}
+        for line in container.get('lines') or []:
+            if line.startswith('cache '):
+                cache['caches'].append(line[len('cache '):].strip())
             else:
-                _read_mark(line, container)
+                _read_mark(line, cache)
+        found.append(cache)
     return found
 
 
