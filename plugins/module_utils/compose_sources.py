@@ -18,7 +18,7 @@ from ansible_collections.geostack.kargo.plugins.module_utils.compose_model impor
     ComposeError, interpolate, merge_documents, parse_compose_text, read_env_file, resolve_path, validate_model)
 from ansible_collections.geostack.kargo.plugins.module_utils.change_plan import ServiceState
 from ansible_collections.geostack.kargo.plugins.module_utils.fingerprint import (
-    inputs_hash, referenced_files, service_inputs)
+    inputs_hash, referenced_files, reloaded_sources, service_inputs)
 from ansible_collections.geostack.kargo.plugins.module_utils.host_files import HostFiles, PendingFiles
 
 SOURCE_ARGS = dict(
@@ -87,23 +87,41 @@ class ComposeSources(object):
     def services(self):
         return self.model['services']
 
+    def reloaded_pending(self):
+        """Check mode: {pending file: service} for the files in the mounts a service's role
+        applies with a reload (fingerprint.RELOADED_LABEL): no restart, a reload."""
+        pending = getattr(self.host_files, 'pending', {})
+        found = {}
+        for name in self.services:
+            for folder in reloaded_sources(self.model, name, self.project_dir):
+                folder = os.path.normpath(folder)
+                found.update((path, name) for path in pending if path == folder or path.startswith(folder + os.sep))
+        return found
+
     def unread_pending(self):
-        """Check mode: the pending files that are no compose file of the project and that no
-        service reads (a change to them restarts nothing)."""
+        """Check mode: the pending files that are no compose file of the project, that no
+        service reads and that no service reloads (a change to them restarts nothing)."""
         pending = getattr(self.host_files, 'pending', {})
         read = set(os.path.normpath(path) for path in self.files)
         for name in self.services:
             read.update(os.path.normpath(path) for path in referenced_files(
                 self.model, name, self.project_dir, self.host_files.is_file, self.host_files.is_dir).values())
-        return sorted(path for path in pending
-                      if path not in read and not any(path.startswith(folder + os.sep) for folder in read))
+        reloaded = self.reloaded_pending()
+        return sorted(path for path in pending if path not in reloaded
+                      and path not in read and not any(path.startswith(folder + os.sep) for folder in read))
 
     def report_unread_pending(self, result, diff):
-        """Names the unread pending files in a deploy module's result and its diff."""
+        """Names the unread pending files, and the reloaded ones, in a deploy module's result
+        and its diff."""
         unread = self.unread_pending()
         if unread:
             result['unread_pending'] = unread
             diff['after']['unread_pending'] = ['%s: no service reads it, nothing restarts' % path for path in unread]
+        reloaded = self.reloaded_pending()
+        if reloaded:
+            result['reloaded_pending'] = sorted(reloaded)
+            diff['after']['reloaded_pending'] = ['%s: %s applies it with a reload, no restart' % (path, reloaded[path])
+                                                 for path in sorted(reloaded)]
 
     def desired_states(self, image_id_of, replicas_of):
         """Each service as wanted: its fingerprint inputs and replicas (image IDs asked of the engine)."""

@@ -21,6 +21,9 @@ from ansible_collections.geostack.kargo.plugins.module_utils.compose_model impor
 
 LABEL_PREFIX = 'org.geostack.kargo.'
 HASH_LABEL = LABEL_PREFIX + 'config-hash'
+# The container paths of the bind mounts a service's role applies itself, without a new
+# container (the proxy reloads nginx), space-separated: their content is not an input.
+RELOADED_LABEL = LABEL_PREFIX + 'reloaded-mounts'
 INPUTS_LABEL = LABEL_PREFIX + 'inputs'
 SHORT = 12
 
@@ -68,20 +71,41 @@ def normalize_service(service):
     return json.dumps(service, sort_keys=True, separators=(',', ':'), default=str)
 
 
-def _bind_source(volume):
-    """The host path of a bind mount, or None for a named volume or tmpfs."""
+def _bind_mount(volume):
+    """(host path, container path, read-only) of a bind mount, or (None, None, False) for a
+    named volume or tmpfs."""
     if isinstance(volume, dict):
         if volume.get('type') == 'bind':
-            return volume.get('source'), bool(volume.get('read_only'))
-        return None, False
+            return volume.get('source'), volume.get('target'), bool(volume.get('read_only'))
+        return None, None, False
     parts = str(volume).split(':')
     if len(parts) < 2:
-        return None, False
+        return None, None, False
     source = parts[0]
     if not source.startswith(('.', '/', '~')):
-        return None, False
+        return None, None, False
     read_only = len(parts) > 2 and 'ro' in parts[2].split(',')
-    return source, read_only
+    return source, parts[1], read_only
+
+
+def reloaded_mounts(service):
+    """The container paths named by the service's RELOADED_LABEL."""
+    labels = service.get('labels') or {}
+    if isinstance(labels, list):
+        labels = dict(str(item).partition('=')[::2] for item in labels)
+    return set(str(labels.get(RELOADED_LABEL) or '').split())
+
+
+def reloaded_sources(model, service_name, project_dir):
+    """The host paths of the service's bind mounts named by its RELOADED_LABEL."""
+    service = model['services'][service_name]
+    reloaded = reloaded_mounts(service)
+    sources = []
+    for volume in service.get('volumes') or []:
+        source, target, _read_only = _bind_mount(volume)
+        if source is not None and target in reloaded:
+            sources.append(resolve_path(source, project_dir))
+    return sources
 
 
 def referenced_files(model, service_name, project_dir, is_file=os.path.isfile, is_dir=os.path.isdir):
@@ -90,13 +114,15 @@ def referenced_files(model, service_name, project_dir, is_file=os.path.isfile, i
     Counted: bind-mounted files, read-only bind-mounted directories (settings), the
     files of configs and secrets it uses, and its env_file(s). A writable bind-mounted
     directory is data, not settings: hashing it would roll the service on every write.
+    Not counted either: the mounts its role applies by reloading it (RELOADED_LABEL).
     `is_file` and `is_dir` tell what a path is (host_files: also files not written yet).
     """
     service = model['services'][service_name]
+    reloaded = reloaded_mounts(service)
     files = {}
     for volume in service.get('volumes') or []:
-        source, read_only = _bind_source(volume)
-        if source is None:
+        source, target, read_only = _bind_mount(volume)
+        if source is None or target in reloaded:
             continue
         path = resolve_path(source, project_dir)
         if is_file(path) or (is_dir(path) and read_only):

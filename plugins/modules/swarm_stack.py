@@ -131,6 +131,12 @@ unread_pending:
   returned: in check mode, when there are such files
   type: list
   elements: str
+reloaded_pending:
+  description: In check mode, the O(pending) files in a bind mount that the service's label
+    C(org.geostack.kargo.reloaded-mounts) names; its role applies a change to them with a reload, nothing restarts.
+  returned: in check mode, when there are such files
+  type: list
+  elements: str
 commands:
   description: The docker CLI commands that were run.
   returned: always

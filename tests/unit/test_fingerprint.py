@@ -36,6 +36,18 @@ def test_file_content_changes_only_its_input(tmp_path):
     assert before['image'] == 'abcdef012345'
 
 
+def test_the_mounts_a_role_reloads_itself_are_not_inputs(tmp_path):
+    """The proxy's site and TLS folders: nginx reloads their changes, no new container."""
+    m = model(tmp_path)
+    m['services']['web']['labels'] = {'org.geostack.kargo.reloaded-mounts': '/etc/settings /www/index.html'}
+    assert sorted(referenced_files(m, 'web', str(tmp_path))) == ['config:cfg', 'env_file:./env', 'volume:./app.conf']
+    before = service_inputs(m, 'web', str(tmp_path))
+    (tmp_path / 'settings' / 'x.ini').write_text('y\n')
+    assert changed_inputs(before, service_inputs(m, 'web', str(tmp_path))) == []
+    m['services']['web']['labels'] = ['org.geostack.kargo.reloaded-mounts=/etc/app.conf']
+    assert 'volume:./app.conf' not in referenced_files(m, 'web', str(tmp_path))
+
+
 def test_own_labels_do_not_change_the_definition_digest():
     plain = {'image': 'a', 'labels': {'x': '1'}, 'deploy': {'labels': {'y': '2'}}}
     labelled = {'image': 'a', 'labels': {'x': '1', HASH_LABEL: 'h'}, 'deploy': {'labels': {'y': '2', HASH_LABEL: 'h'}}}

@@ -86,3 +86,19 @@ def test_pending_files_no_service_reads_are_named(project):
                str(project / 'compose.swarm.yml'): {'content': 'services: {}\n'}}
     sources = ComposeSources([str(project / 'compose.yml')], None, None, PendingFiles(pending))
     assert sources.unread_pending() == [str(project / 'compose.swarm.yml'), str(project / 'seed.yaml')]
+
+
+def test_pending_files_of_a_reloaded_mount_are_named_as_reloaded_not_unread(project):
+    """The proxy's site folder: its role reloads nginx, the deploy restarts nothing for it."""
+    (project / 'compose.yml').write_text(COMPOSE + '''    labels:
+      org.geostack.kargo.reloaded-mounts: /etc/conf.d
+''')
+    pending = {str(project / 'conf.d' / 'b.conf'): {'content': 'b2\n'}, str(project / 'seed.yaml'): {'content': 's\n'}}
+    sources = ComposeSources([str(project / 'compose.yml')], None, None, PendingFiles(pending))
+    assert sources.unread_pending() == [str(project / 'seed.yaml')]
+    assert sources.reloaded_pending() == {str(project / 'conf.d' / 'b.conf'): 'web'}
+    result, diff = {}, {'after': {}}
+    sources.report_unread_pending(result, diff)
+    assert result['reloaded_pending'] == [str(project / 'conf.d' / 'b.conf')]
+    assert diff['after']['reloaded_pending'] == ['%s: web applies it with a reload, no restart' % (project / 'conf.d' / 'b.conf')]
+    assert 'volume:./conf.d' not in sources.desired_states(lambda image: 'sha256:aa', lambda s: 1)['web'].inputs
