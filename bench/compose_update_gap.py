@@ -9,7 +9,7 @@ good answer before a failure to the first good answer after it) and the slowest 
 
 Compose mode recreates the one container whose settings changed (compose_project), so
 that gap is the time the service takes to stop, start and become healthy behind the
-proxy. The stack is the one of bench/serving_load.py (prefix kargo-bench), left running
+proxy; the proxy's own settings are applied by an nginx reload in its container. The stack is the one of bench/serving_load.py (prefix kargo-bench), left running
 with its default settings.
 """
 import os

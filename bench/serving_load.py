@@ -72,7 +72,7 @@ def start_static_nginx(folder, files):
     subprocess.run(['chmod', '-R', 'a+rX', folder], check=True)
     subprocess.run(['docker', 'rm', '-f', PREFIX + '-static'], capture_output=True)
     subprocess.run(['docker', 'run', '-d', '--name', PREFIX + '-static', '-p', '127.0.0.1:%d:8443' % STATIC_PORT,
-                    '-v', folder + ':/srv:ro', '-v', folder + '/static.conf:/etc/nginx/conf.d/default.conf:ro',
+                    '-v', folder + ':/srv:ro', '-v', folder + '/static.conf:/etc/nginx/kargo/static.conf:ro',
                     '--entrypoint', 'nginx', built_names()['proxy'], '-g', 'daemon off;'], check=True,
                    capture_output=True)
 

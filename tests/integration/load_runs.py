@@ -44,10 +44,14 @@ def parse_wrk(report):
     return result
 
 
-def wrk_command(url, connections, seconds, threads, timeout, name=None, pause_ms=0):
+def wrk_command(url, connections, seconds, threads, timeout, name=None, pause_ms=0, new_connections=False):
     """docker run of wrk against url from a container on the host's network; with
     pause_ms, each connection waits that long before each request (at most
-    connections * 1000 / pause_ms requests a second: load that leaves the machine room)."""
+    connections * 1000 / pause_ms requests a second: load that leaves the machine room).
+    new_connections: each request on a connection of its own (Connection: close); an nginx
+    reload closes the idle keep-alive connections, which wrk counts as read errors even
+    when no request was lost on them (HTTP clients open them again), so a reload is
+    measured with requests that each have their connection."""
     if not url.startswith(('https://localhost', 'http://localhost', 'https://127.', 'http://127.', 'https://10.')):
         raise ValueError('load goes only to this machine or a lab: %s' % url)
     engine()  # fails clearly when there is no engine
@@ -58,7 +62,7 @@ def wrk_command(url, connections, seconds, threads, timeout, name=None, pause_ms
     return (['docker', 'run', '--rm'] + (['--name', name] if name else []) + mounts
             + ['--network', 'host', '--entrypoint', 'wrk', built_names()['tools'],
                '--latency', '-t', str(threads), '-c', str(connections), '-d', '%ds' % seconds,
-               '--timeout', '%ds' % timeout] + script + [url])
+               '--timeout', '%ds' % timeout] + (['-H', 'Connection: close'] if new_connections else []) + script + [url])
 
 
 def run_wrk(url, connections, seconds, threads=2, timeout=10):
@@ -73,12 +77,12 @@ def run_wrk(url, connections, seconds, threads=2, timeout=10):
 class LoadDuring:
     """`with LoadDuring(url, connections) as load:` wrk runs against url while the block
     runs (at most max_seconds), stopped at its end like Ctrl-C (wrk then reports what it
-    measured); load.report is the parsed report. pause_ms: as in wrk_command."""
+    measured); load.report is the parsed report. pause_ms, new_connections: as in wrk_command."""
 
-    def __init__(self, url, connections, max_seconds=600, threads=2, timeout=10, pause_ms=0):
+    def __init__(self, url, connections, max_seconds=600, threads=2, timeout=10, pause_ms=0, new_connections=False):
         self.name = 'kargo-test-wrk-%d' % os.getpid()
         self.command = wrk_command(url, connections, max_seconds, threads, timeout, name=self.name,
-                                   pause_ms=pause_ms)
+                                   pause_ms=pause_ms, new_connections=new_connections)
         self.report = None
 
     def __enter__(self):

@@ -7,12 +7,15 @@ Its own image namespace (a base of its own: the other tests' images are not touc
 prefix and ports; only the proxy is deployed (it needs no other service). On that small
 stack also: a certificate of yours, renewed, is planned by check mode like a setting."""
 import shutil
+import ssl
 import subprocess
 import time
 
 import pytest
+import requests
 
 from kargo_testlib import build_images, built_names, container_ids, engine, run_playbook
+from load_runs import LoadDuring
 
 NAMESPACE = 'kargo-test-refresh'
 PREFIX = 'kargo-test-refresh'
@@ -39,9 +42,10 @@ def image_id(name):
 
 def remove_everything():
     run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_remove_volumes=True))
+    # by name: the base starts as a tag of the shared base image, which must stay
     for name in (PROXY_IMAGE, BASE_IMAGE):
-        for image in engine().images.list(name=name):
-            engine().images.remove(image.id, force=True)
+        if engine().images.list(name=name):
+            engine().images.remove(name, force=True)
     shutil.rmtree(ROOT_DIR, ignore_errors=True)
     shutil.rmtree(ROOT_DIR + '-secrets', ignore_errors=True)
 
@@ -112,18 +116,56 @@ def certificate(tmp_path, name):
     return {'proxy_tls_certificate_file': paths[0], 'proxy_tls_key_file': paths[1]}
 
 
-def test_a_new_certificate_of_yours_is_planned_in_check_mode_then_recreates_the_proxy(deployed, tmp_path):
-    """A file copied by a task (not render_files): check mode names it in the plan too."""
-    first = site(**certificate(tmp_path, 'first'))
-    assert first.rc == 0, first.explain()
+def served_certificate():
+    """The certificate the proxy presents, PEM."""
+    return ssl.get_server_certificate(('localhost', SETTINGS['kargo_https_port']))
+
+
+def same_certificate(served, path):
+    return ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(open(path).read())
+
+
+def test_a_new_certificate_of_yours_is_applied_by_an_nginx_reload_with_no_failed_request(deployed, tmp_path):
+    """Certificate and key are read by nginx from a mounted folder: a new one is copied
+    there and applied by reloading nginx in the running container (no new container), while
+    wrk asks for the landing page (64 connections, a connection per request); check mode
+    plans no new container; a re-run changes nothing."""
+    first = certificate(tmp_path, 'first')
+    switched = site(**first)
+    assert switched.rc == 0, switched.explain()
     container = container_ids(PROJECT)['proxy']
+    assert same_certificate(served_certificate(), first['proxy_tls_certificate_file'])
     renewed = certificate(tmp_path, 'renewed')
     checked = site('--check', '--diff', **renewed)
     assert checked.rc == 0, checked.explain()
-    planned = checked.deploy_plans()[0][PROJECT]
-    assert planned == [('proxy', 'recreate', ['config:proxy_tls_certificate changed', 'secret:proxy_tls_key changed'])]
-    assert container_ids(PROJECT)['proxy'] == container
-    applied = site(**renewed)
+    assert checked.deploy_plans()[0][PROJECT] == [('proxy', 'unchanged', [])]
+    with LoadDuring('https://localhost:%d/' % SETTINGS['kargo_https_port'], connections=64,
+                    new_connections=True) as load:
+        applied = site(**renewed)
     assert applied.rc == 0, applied.explain()
-    assert applied.deploy_plans()[0][PROJECT] == planned
-    assert container_ids(PROJECT)['proxy'] != container
+    print('\nwrk during the nginx reload: %(requests)d requests in %(seconds).0f s, p99 %(p99_ms).0f ms, '
+          '%(failed)d failed %(errors)s' % load.report)
+    assert load.report['requests'] > 0 and load.report['failed'] == 0, load.report
+    assert 'geostack.kargo.proxy : proxy | reload nginx where its settings changed' in applied.changed_tasks()
+    assert container_ids(PROJECT)['proxy'] == container
+    assert same_certificate(served_certificate(), renewed['proxy_tls_certificate_file'])
+    again = site(**renewed)
+    assert again.rc == 0, again.explain()
+    assert again.stats()['changed'] == 0, again.changed_tasks()
+
+
+def test_settings_nginx_refuses_fail_the_run_and_the_running_ones_keep_serving(deployed):
+    """A resolver nginx cannot find passes the settings' checks but not nginx's: the run
+    fails with nginx's message, the proxy keeps serving with what it had, in the same
+    container; the next good run applies its settings with a reload."""
+    container = container_ids(PROJECT)['proxy']
+    refused = site(proxy_resolver='no-such-resolver.invalid')
+    assert refused.rc != 0
+    said = ' '.join(refused.messages())
+    assert "the proxy's new settings were not applied" in said and 'host not found in resolver' in said, said[-2000:]
+    assert requests.get('https://localhost:%d/' % SETTINGS['kargo_https_port'], verify=False, timeout=10).status_code == 200
+    assert container_ids(PROJECT)['proxy'] == container
+    restored = site()
+    assert restored.rc == 0, restored.explain()
+    assert 'geostack.kargo.proxy : proxy | reload nginx where its settings changed' in restored.changed_tasks()
+    assert container_ids(PROJECT)['proxy'] == container

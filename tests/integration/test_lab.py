@@ -323,13 +323,16 @@ def test_molecule_verify_passes(deployed):
 
 def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
     """site.yml --check --diff on the swarm: a changed MapProxy setting is planned as an
-    update of MapProxy alone, naming its config; check mode updates no service; the real run
-    then does what was planned: MapProxy's two replicas roll one after the other while wrk
-    asks the proxy for a tile, and not one request fails."""
+    update of MapProxy alone, naming its config, and a changed proxy setting as no update
+    (the proxy reloads nginx); check mode updates no service; the real run then does what
+    was planned: MapProxy's two replicas roll one after the other and the proxy's nginx
+    reloads in its container, while wrk asks the proxy for a tile (a connection per request:
+    a reload closes idle keep-alive connections), and not one request fails."""
     versions = dict((name, s['Version']['Index']) for name, s in services().items())
+    proxy_container = task_containers('node1', service('proxy_proxy'))
     seeded_before = mapproxy_seed_marks()
-    checked = run_playbook('site.yml', dict(SETTINGS, mapproxy_meta_buffer=100), inventory=INVENTORY,
-                           options=['--check', '--diff'])
+    changes = dict(mapproxy_meta_buffer=100, proxy_tiles_max_age=60)
+    checked = run_playbook('site.yml', dict(SETTINGS, **changes), inventory=INVENTORY, options=['--check', '--diff'])
     assert checked.rc == 0, checked.explain()
     planned = checked.deploy_plans('node1')[0]
     assert planned[service('mapproxy')] == [('mapproxy', 'update', ['config:mapproxy_yaml changed'])], planned
@@ -341,11 +344,11 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
     # paced (8 connections, 25 ms between a connection's requests): a steady stream of
     # users that leaves the lab's two cores room to roll the update
     started = on_node('node1', 'date', '-u', '+%Y-%m-%dT%H:%M:%SZ').stdout.strip()
-    with LoadDuring(BASE + WMTS_TILE, connections=8, pause_ms=25) as load:
-        applied = site(mapproxy_meta_buffer=100)
+    with LoadDuring(BASE + WMTS_TILE, connections=8, pause_ms=25, new_connections=True) as load:
+        applied = site(**changes)
     assert applied.rc == 0, applied.explain()
-    print('\nwrk during the rolling update of MapProxy: %(requests)d requests in %(seconds).0f s, '
-          'p99 %(p99_ms).0f ms, %(failed)d failed %(errors)s' % load.report)
+    print('\nwrk during the rolling update of MapProxy and the reload of the proxy: %(requests)d requests in '
+          '%(seconds).0f s, p99 %(p99_ms).0f ms, %(failed)d failed %(errors)s' % load.report)
     assert load.report['requests'] > 0 and load.report['failed'] == 0, load.report
     # a replica that stopped is refused at once and the next one asked; one that is gone
     # (its address still in the proxy's DNS answer) would make every request wait 2 s
@@ -354,6 +357,12 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
     assert applied.deploy_plans('node1')[0] == planned
     after = dict((name, s['Version']['Index']) for name, s in services().items())
     assert [name for name in sorted(after) if after[name] != versions[name]] == [service('mapproxy_mapproxy')]
+    # the proxy: the same container, its site copied to every node, the new setting served
+    assert task_containers('node1', service('proxy_proxy')) == proxy_container
+    assert 'geostack.kargo.proxy : proxy | reload nginx where its settings changed' in applied.changed_tasks('node1')
+    assert get(BASE, WMTS_TILE).headers['Cache-Control'] == 'public, max-age=60'
+    for node in NODES:
+        assert 'public, max-age=60' in on_node(node, 'cat', '/opt/kargo/proxy/site/site.conf').stdout, node
     # the changed setting is in what every cache is seeded for: each replica's (on its own
     # node) was dropped and seeded again, none keeps tiles made with the old setting
     seeded_after = mapproxy_seed_marks()

@@ -310,10 +310,11 @@ def built_image_ids():
 
 
 def test_check_mode_plans_exactly_what_the_run_then_does(stack):
-    """site.yml --check --diff names the services the change restarts, and why: a changed
-    settings file (proxy), an image the run rebuilds (mapproxy, another gunicorn), a service
-    not deployed yet (tileserver_gl, its project and folder removed), and a file no service
-    reads in compose mode (qgis_server's swarm overlay); then the real run does that."""
+    """site.yml --check --diff names the services the change restarts, and why: an image
+    the run rebuilds (mapproxy, another gunicorn), a service not deployed yet (tileserver_gl,
+    its project and folder removed), a file no service reads in compose mode (qgis_server's
+    swarm overlay), and a changed proxy setting as a reload, no restart; then the real run
+    does that."""
     removed = subprocess.run(['docker', 'compose', '-p', project('tileserver-gl'), 'down'], capture_output=True, text=True)
     assert removed.returncode == 0, removed.stderr
     shutil.rmtree(os.path.join(ROOT_DIR, 'tileserver_gl'))
@@ -323,13 +324,15 @@ def test_check_mode_plans_exactly_what_the_run_then_does(stack):
     checked = run_playbook('site.yml', dict(SETTINGS, **change), options=['--check', '--diff'])
     assert checked.rc == 0, checked.explain()
     planned, unread = checked.deploy_plans()
-    assert planned[project('proxy')] == [('proxy', 'recreate', ['config:proxy_site changed'])], planned
+    assert planned[project('proxy')] == [('proxy', 'unchanged', [])], planned
     assert planned[project('mapproxy')] == [('mapproxy', 'recreate', ['image changed'])], planned
     assert [action for _s, action, _r in planned[project('tileserver-gl')]] == ['create'], planned
     assert planned[project('qgis-server')] == [('qgis-server', 'unchanged', [])], planned
     assert planned[project('postgis')] == [('postgis', 'unchanged', [])], planned
     assert unread[project('qgis-server')] == [os.path.join(ROOT_DIR, 'qgis_server', 'compose.swarm.yml')]
     assert 'no service reads it, nothing restarts' in checked.stdout
+    assert '%s: proxy applies it with a reload, no restart' % os.path.join(ROOT_DIR, 'proxy', 'site', 'site.conf') \
+        in checked.stdout
     # check mode changed nothing: containers, files, images
     assert containers_by_service() == containers
     assert files_on_disk(ROOT_DIR) == files and built_image_ids() == images
@@ -338,6 +341,7 @@ def test_check_mode_plans_exactly_what_the_run_then_does(stack):
     assert applied.rc == 0, applied.explain()
     assert applied.deploy_plans()[0] == planned
     after = containers_by_service()
-    assert [s for s in SERVICES if after[s] != containers[s]] == ['mapproxy', 'tileserver-gl', 'proxy']
+    assert [s for s in SERVICES if after[s] != containers[s]] == ['mapproxy', 'tileserver-gl']
+    assert 'geostack.kargo.proxy : proxy | reload nginx where its settings changed' in applied.changed_tasks()
     # the last test of the stack: not set back (the MapProxy image, built with another
     # gunicorn, is rebuilt by the next run that wants the default one)

@@ -4,7 +4,8 @@
 # missing, a self-signed certificate for that name is made first (openssl; valid
 # PROXY_SELF_SIGNED_DAYS days, default 825) — /etc/nginx/tls must then be writable
 # (it is in the image; mount a volume there to keep the certificate).
-# Then the configuration is tested and nginx runs in the foreground.
+# Then the configuration is tested, the digest of the settings it starts with recorded
+# (kargo-proxy-reload), and nginx runs in the foreground.
 set -Eeuo pipefail
 
 log() { printf '[proxy-entrypoint] %s\n' "$*" >&2; }
@@ -30,6 +31,8 @@ if [ -n "${PROXY_SELF_SIGNED_CN:-}" ] && { [ ! -s "$crt" ] || [ ! -s "$key" ]; }
 fi
 
 nginx -t -q
+# what nginx starts with: kargo-proxy-reload applies later changes of these folders
+kargo-proxy-reload --record
 if [ $# -eq 0 ]; then
   set -- nginx -g 'daemon off;'
 fi
