@@ -33,11 +33,21 @@ if timeout 10 docker info >/dev/null 2>&1; then
   [ -z "$volumes" ] || { log "volumes: $(echo $volumes)"; docker volume rm -f $volumes >/dev/null; }
   networks=$(docker network ls --format '{{.Name}}' | ours kargo)
   [ -z "$networks" ] || { log "networks: $(echo $networks)"; docker network rm $networks >/dev/null; }
-  # by ID: an image whose tag moved to a newer build is <none>, which is no reference
+  # by ID: an image whose tag moved to a newer build is <none>, which is no reference; those
+  # the images role built carry its build-hash label
   images=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '(^|/)(geostack-kargo|kargo-test[a-z-]*)/' || true)
-  image_ids=$(docker images --format '{{.Repository}} {{.ID}}' | grep -E '^([^ ]*/)?(geostack-kargo|kargo-test[a-z-]*)/' \
-              | cut -d' ' -f2 | sort -u || true)
-  [ -z "$image_ids" ] || { log "images: $(echo $images)"; docker rmi -f $image_ids >/dev/null; }
+  image_ids=$({ docker images --format '{{.Repository}} {{.ID}}' | grep -E '^([^ ]*/)?(geostack-kargo|kargo-test[a-z-]*)/' \
+                | cut -d' ' -f2; docker images -q -f dangling=true -f label=org.geostack.kargo.build-hash; } | sort -u || true)
+  if [ -n "$image_ids" ]; then
+    log "images: $(echo $images) and $(docker images -q -f dangling=true -f label=org.geostack.kargo.build-hash | wc -l) untagged builds"
+    # an image another one was built on goes once that one has gone: a few passes
+    for pass in 1 2 3 4; do
+      left=$(for id in $image_ids; do docker image inspect "$id" >/dev/null 2>&1 && echo "$id"; done || true)
+      [ -z "$left" ] || [ "$pass" = 4 ] && break
+      docker rmi -f $left >/dev/null 2>&1 || true
+    done
+    [ -z "$left" ] || log "images still there (used by others): $(echo $left)"
+  fi
   log "build cache"; docker builder prune -af >/dev/null
 fi
 
@@ -65,7 +75,10 @@ if $purge_engine; then
   DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq docker.io docker-cli docker-compose docker-buildx \
     containerd runc tini iptables debootstrap chromium >/dev/null 2>&1 || true
   DEBIAN_FRONTEND=noninteractive apt-get autoremove -y -qq >/dev/null 2>&1 || true
+  # /var/lib/docker may be a mount point (a disk of its own): emptied, kept
+  find /var/lib/docker -mindepth 1 -delete 2>/dev/null || true
+  rmdir /var/lib/docker 2>/dev/null || true
   rm -rf /etc/apt/sources.list.d/kargo-trixie.sources /etc/apt/preferences.d/kargo-trixie \
-         /var/lib/docker /var/lib/containerd /etc/docker /var/log/dockerd.log
+         /var/lib/containerd /etc/docker /var/log/dockerd.log
 fi
 log "done"
