@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from kargo_testlib import container_ids, engine, run_playbook
+from kargo_testlib import built_names, container_ids, engine, run_playbook
 from load_runs import run_wrk
 from stack_checks import (check_landing_redirect_and_headers, check_mapproxy_tiles, check_qgis_capabilities,
                           check_qgis_getmap, check_tileserver, get, png_variance)
@@ -305,8 +305,10 @@ def files_on_disk(folder):
 
 
 def built_image_ids():
-    return sorted((tag, image.id) for image in engine().images.list() for tag in image.tags
-                  if tag.startswith('geostack-kargo/'))
+    """The images of this stack, by tag: not the registry's and lab nodes' (the other
+    stream's labs build them) nor the Molecule lab's own tag."""
+    ours = set(image for name, image in built_names().items() if name not in ('registry', 'lab_node'))
+    return sorted((tag, image.id) for image in engine().images.list() for tag in image.tags if tag in ours)
 
 
 def test_check_mode_plans_exactly_what_the_run_then_does(stack):
