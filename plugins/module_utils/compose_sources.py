@@ -98,26 +98,27 @@ class ComposeSources(object):
                 found.update((path, name) for path in pending if path == folder or path.startswith(folder + os.sep))
         return found
 
-    def unread_pending(self):
+    def unread_pending(self, reloaded=None):
         """Check mode: the pending files that are no compose file of the project, that no
-        service reads and that no service reloads (a change to them restarts nothing)."""
+        service reads and that no service reloads (a change to them restarts nothing);
+        `reloaded`: reloaded_pending(), when the caller has it already."""
         pending = getattr(self.host_files, 'pending', {})
         read = set(os.path.normpath(path) for path in self.files)
         for name in self.services:
             read.update(os.path.normpath(path) for path in referenced_files(
                 self.model, name, self.project_dir, self.host_files.is_file, self.host_files.is_dir).values())
-        reloaded = self.reloaded_pending()
+        reloaded = self.reloaded_pending() if reloaded is None else reloaded
         return sorted(path for path in pending if path not in reloaded
                       and path not in read and not any(path.startswith(folder + os.sep) for folder in read))
 
     def report_unread_pending(self, result, diff):
         """Names the unread pending files, and the reloaded ones, in a deploy module's result
         and its diff."""
-        unread = self.unread_pending()
+        reloaded = self.reloaded_pending()
+        unread = self.unread_pending(reloaded)
         if unread:
             result['unread_pending'] = unread
             diff['after']['unread_pending'] = ['%s: no service reads it, nothing restarts' % path for path in unread]
-        reloaded = self.reloaded_pending()
         if reloaded:
             result['reloaded_pending'] = sorted(reloaded)
             diff['after']['reloaded_pending'] = ['%s: %s applies it with a reload, no restart' % (path, reloaded[path])

@@ -13,11 +13,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
+from ansible_collections.geostack.kargo.plugins.module_utils.datasets import NAME_PATTERN
 
 ROOT = '/mapproxy/cache'
 MARK = '/.kargo-seeded'
-_DATASET = re.compile(r'^[a-z][a-z0-9_]{0,62}$')
 
 
 def read_caches(containers):
@@ -43,7 +42,7 @@ def _read_mark(line, container):
         container['seeded_for'] = mark.strip()
         return
     name = path.rpartition(MARK + '-')[2]
-    if path.startswith(ROOT + MARK + '-') and _DATASET.match(name):
+    if path.startswith(ROOT + MARK + '-') and NAME_PATTERN.match(name):
         container['datasets'][name] = mark.strip()
 
 
