@@ -16,6 +16,13 @@ fi
 
 N=${QGIS_SERVER_PROCESSES:-2}
 case "$N" in ''|*[!0-9]*|0) log "QGIS_SERVER_PROCESSES must be a positive integer, not '$N'"; exit 1 ;; esac
+# QGIS_SERVER_DRAIN_SECONDS (swarm mode): on SIGTERM, go on serving this long, then
+# stop. Swarm takes a task out of its DNS before it stops it, but the proxy's node may
+# learn it later and the proxy keeps an answer proxy_resolver_valid: a replica that
+# closed its port at once would, once gone, still be asked (the request waiting for the
+# proxy's connect timeout).
+drain=${QGIS_SERVER_DRAIN_SECONDS:-0}
+case "$drain" in ''|*[!0-9]*) log "QGIS_SERVER_DRAIN_SECONDS must be a whole number, not '$drain'"; exit 1 ;; esac
 
 if [ -n "${QGIS_PROJECT_FILE:-}" ] && [ ! -r "${QGIS_PROJECT_FILE}" ] \
    && [[ "$QGIS_PROJECT_FILE" != postgres* ]]; then
@@ -70,14 +77,25 @@ log "starting nginx on :8080"
 nginx -c /etc/qgis-server/nginx.conf &
 nginx_pid=$!
 
+# nginx stops gracefully first (QUIT: it finishes the requests it has), then the QGIS
+# processes those requests wait on
 stopping=0
 stop() {
   [ "$stopping" = 1 ] && return 0
   stopping=1
   kill -QUIT "$nginx_pid" 2>/dev/null || true
+  [ "$signalled" = 1 ] && wait "$nginx_pid" 2>/dev/null
   kill -TERM "$fcgi_pid" 2>/dev/null || true
 }
-on_signal() { log "signal received, stopping"; signalled=1; stop; }
+on_signal() {
+  signalled=1
+  if [ "$drain" -gt 0 ]; then
+    log "signal received: serving $drain s more before stopping (QGIS_SERVER_DRAIN_SECONDS)"
+    sleep "$drain"
+  fi
+  log "stopping"
+  stop
+}
 signalled=0
 trap on_signal TERM INT
 
