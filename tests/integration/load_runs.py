@@ -1,6 +1,7 @@
 """Load runs with wrk (Debian's package, in the stack's tools image), bounded in time and
 connections, only against this machine's loopback (or a lab's own addresses): what it
 measured, parsed from its report."""
+import itertools
 import os
 import re
 import subprocess
@@ -9,6 +10,8 @@ import time
 from kargo_testlib import built_names, engine
 
 NUMBER = r'([0-9.]+)([a-zA-Z]*)'
+# each load run's wrk container has a name of its own (several may run at once)
+RUN_NUMBERS = itertools.count(1)
 TO_MS = {'us': 0.001, 'ms': 1.0, 's': 1000.0, 'm': 60000.0}
 SOCKET_ERRORS = ('connect', 'read', 'write', 'timeout')
 # the wrk script that makes each connection pause before each request (its delay() hook)
@@ -80,7 +83,7 @@ class LoadDuring:
     measured); load.report is the parsed report. pause_ms, new_connections: as in wrk_command."""
 
     def __init__(self, url, connections, max_seconds=600, threads=2, timeout=10, pause_ms=0, new_connections=False):
-        self.name = 'kargo-test-wrk-%d' % os.getpid()
+        self.name = 'kargo-test-wrk-%d-%d' % (os.getpid(), next(RUN_NUMBERS))
         self.command = wrk_command(url, connections, max_seconds, threads, timeout, name=self.name,
                                    pause_ms=pause_ms, new_connections=new_connections)
         self.report = None

@@ -4,6 +4,7 @@ verify; destroy): site.yml takes the bare nodes to a swarm running every service
 them, with its registry; then the same end-to-end checks as on one host, through the
 proxy on the manager. Tests run in file order: bad inventories first (on the bare nodes:
 nothing may be left behind), then the deployment, its placement, a no-op re-run, faults."""
+import contextlib
 import gzip
 import json
 import os
@@ -16,7 +17,7 @@ import pytest
 import requests
 import yaml
 
-from kargo_testlib import ROOT, run_playbook
+from kargo_testlib import ROOT, built_names, run_playbook
 from load_runs import LoadDuring
 from stack_checks import EVERY_CHECK, check_landing_redirect_and_headers, get, png_variance, qgis_wms, tile_xy
 
@@ -103,8 +104,13 @@ def proxy_log_since(started):
     return (done.stdout + done.stderr).splitlines()
 
 
-def site(inventory=INVENTORY, **more):
-    return run_playbook('site.yml', dict(SETTINGS, **more), inventory=inventory)
+# the settings tests changed so far, in file order: the inventory as they left it, which
+# each later site.yml run keeps (only what a test changes is updated then)
+CHANGED_SETTINGS = {}
+
+
+def site(inventory=INVENTORY, options=(), **more):
+    return run_playbook('site.yml', dict(SETTINGS, **dict(CHANGED_SETTINGS, **more)), inventory=inventory, options=options)
 
 
 def bad_inventory(tmp_path, change):
@@ -310,53 +316,82 @@ def test_the_database_password_is_a_secret_not_an_environment_variable(deployed)
 
 
 def test_a_second_run_changes_nothing_and_updates_no_service(deployed):
-    versions = dict((name, s['Version']['Index']) for name, s in services().items())
+    versions = service_versions()
     # molecule idempotence: site.yml again, failing when any task on any host changed
     seconds = molecule_ok('idempotence')
     print('\nmolecule idempotence (no-op site.yml on 3 nodes): %.1f s' % seconds)
-    assert dict((name, s['Version']['Index']) for name, s in services().items()) == versions
+    assert service_versions() == versions
 
 
 def test_molecule_verify_passes(deployed):
     molecule_ok('verify')
 
 
-def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
-    """site.yml --check --diff on the swarm: a changed MapProxy setting is planned as an
-    update of MapProxy alone, naming its config, and a changed proxy setting as no update
-    (the proxy reloads nginx); check mode updates no service; the real run then does what
-    was planned: MapProxy's two replicas roll one after the other and the proxy's nginx
-    reloads in its container, while wrk asks the proxy for a tile (a connection per request:
-    a reload closes idle keep-alive connections), and not one request fails."""
-    versions = dict((name, s['Version']['Index']) for name, s in services().items())
-    proxy_container = task_containers('node1', service('proxy_proxy'))
-    seeded_before = mapproxy_seed_marks()
-    changes = dict(mapproxy_meta_buffer=100, proxy_tiles_max_age=60)
-    checked = run_playbook('site.yml', dict(SETTINGS, **changes), inventory=INVENTORY, options=['--check', '--diff'])
-    assert checked.rc == 0, checked.explain()
-    planned = checked.deploy_plans('node1')[0]
-    assert planned[service('mapproxy')] == [('mapproxy', 'update', ['config:mapproxy_yaml changed'])], planned
-    for stack in STACKS:
-        if stack != 'mapproxy':
-            assert all(action == 'unchanged' for _s, action, _r in planned[service(stack)]), planned
-    assert dict((name, s['Version']['Index']) for name, s in services().items()) == versions
+def service_versions():
+    return dict((name, s['Version']['Index']) for name, s in services().items())
 
-    # paced (8 connections, 25 ms between a connection's requests): a steady stream of
-    # users that leaves the lab's two cores room to roll the update
-    started = on_node('node1', 'date', '-u', '+%Y-%m-%dT%H:%M:%SZ').stdout.strip()
-    with LoadDuring(BASE + WMTS_TILE, connections=8, pause_ms=25, new_connections=True) as load:
-        applied = site(**changes)
-    assert applied.rc == 0, applied.explain()
-    print('\nwrk during the rolling update of MapProxy and the reload of the proxy: %(requests)d requests in '
-          '%(seconds).0f s, p99 %(p99_ms).0f ms, %(failed)d failed %(errors)s' % load.report)
-    assert load.report['requests'] > 0 and load.report['failed'] == 0, load.report
+
+def assert_no_request_waited_for_a_gone_replica(started):
     # a replica that stopped is refused at once and the next one asked; one that is gone
     # (its address still in the proxy's DNS answer) would make every request wait 2 s
     waited = [line for line in proxy_log_since(started) if 'timed out' in line and 'while connecting' in line]
     assert not waited, waited[:3]
+
+
+# what wrk asks the proxy for while an update rolls, per service: a tile of MapProxy, a
+# GetMap of QGIS Server, a vector tile of TileServer GL; paced (connections, ms between a
+# connection's requests): a steady stream of users that leaves the lab's two cores room
+# to roll the update; a connection per request: a reload closes idle keep-alive connections
+GETMAP = ('/qgis/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:3857'
+          '&BBOX=-1500000,4000000,3500000,9000000&WIDTH=256&HEIGHT=256&FORMAT=image/png')
+VECTOR_TILE = '/tiles/data/places/6/%d/%d.pbf' % tile_xy(4.8357, 45.764, 6)
+LOADS = (('mapproxy', WMTS_TILE, 8, 25), ('qgis-server', GETMAP, 4, 100), ('tileserver-gl', VECTOR_TILE, 4, 25))
+ROLLED = ('mapproxy', 'qgis-server', 'tileserver-gl')
+
+
+def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
+    """site.yml --check --diff on the swarm: a changed setting of MapProxy, QGIS Server
+    and TileServer GL each is planned as an update of that service, naming MapProxy's
+    config, and a changed proxy setting as no update (the proxy reloads nginx); check mode
+    updates no service; the real run then does what was planned: each service's two
+    replicas roll one after the other, start-first (a stopped replica serves on for
+    kargo_drain_seconds while the proxy learns it is gone), and the proxy's nginx reloads
+    in its container, while wrk asks the proxy for each service's answer: not one request
+    fails."""
+    versions = service_versions()
+    proxy_container = task_containers('node1', service('proxy_proxy'))
+    seeded_before = mapproxy_seed_marks()
+    changes = dict(mapproxy_meta_buffer=100, proxy_tiles_max_age=60, qgis_server_log_level=0,
+                   tileserver_gl_style_colors={'background': '#cfe3f0', 'fill': '#c8d2b4', 'line': '#8a7f72'})
+    checked = site(options=['--check', '--diff'], **changes)
+    assert checked.rc == 0, checked.explain()
+    planned = checked.deploy_plans('node1')[0]
+    print('\nplanned: %s' % dict((stack, planned[service(stack)]) for stack in ROLLED))
+    assert planned[service('mapproxy')] == [('mapproxy', 'update', ['config:mapproxy_yaml changed'])], planned
+    for stack in STACKS:
+        actions = set(action for _s, action, _r in planned[service(stack)])
+        assert actions == ({'update'} if stack in ROLLED else {'unchanged'}), (stack, planned)
+    assert service_versions() == versions
+
+    started = on_node('node1', 'date', '-u', '+%Y-%m-%dT%H:%M:%SZ').stdout.strip()
+    with contextlib.ExitStack() as running:
+        loads = [(stack, running.enter_context(LoadDuring(BASE + path, connections, pause_ms=pause, new_connections=True)))
+                 for stack, path, connections, pause in LOADS]
+        applied = site(**changes)
+    assert applied.rc == 0, applied.explain()
+    CHANGED_SETTINGS.update(changes)
+    for stack, load in loads:
+        print('wrk on %s during the rolling updates and the reload of the proxy: %d requests in %.0f s, p99 %.0f ms, '
+              '%d failed %s' % (stack, load.report['requests'], load.report['seconds'], load.report['p99_ms'],
+                                load.report['failed'], load.report['errors']))
+    for stack, load in loads:
+        assert load.report['requests'] > 0 and load.report['failed'] == 0, (stack, load.report)
+    assert_no_request_waited_for_a_gone_replica(started)
     assert applied.deploy_plans('node1')[0] == planned
-    after = dict((name, s['Version']['Index']) for name, s in services().items())
-    assert [name for name in sorted(after) if after[name] != versions[name]] == [service('mapproxy_mapproxy')]
+    after = service_versions()
+    assert [name for name in sorted(after) if after[name] != versions[name]] == \
+        sorted(service('%s_%s' % (stack, stack)) for stack in ROLLED)
+    assert 'QGIS_SERVER_LOG_LEVEL=0' in services()[service('qgis-server_qgis-server')]['Spec']['TaskTemplate']['ContainerSpec']['Env']
     # the proxy: the same container, its site copied to every node, the new setting served
     assert task_containers('node1', service('proxy_proxy')) == proxy_container
     assert 'geostack.kargo.proxy : proxy | reload nginx where its settings changed' in applied.changed_tasks('node1')
@@ -370,6 +405,48 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
     assert len(seeded_after) == 2 and len(set(json.dumps(m, sort_keys=True) for m in seeded_after.values())) == 1, seeded_after
     assert all(sorted(marks) == sorted(seeded_before[min(seeded_before)]) and not set(marks.values()) & old
                for marks in seeded_after.values()), (seeded_before, seeded_after)
+
+
+def lab_images(**replaced):
+    """kargo_images as the lab deploys them (its registry, its tag), `replaced` aside."""
+    images = dict((name, '%s:5000/%s:%s' % (MANAGER_IP, image.rpartition(':')[0], SETTINGS['kargo_build_tag']))
+                  for name, image in built_names().items())
+    return dict(images, **replaced)
+
+
+# an image that starts and never answers: never healthy
+NEVER_HEALTHY = 'FROM %s\nENTRYPOINT ["sh", "-c", "echo this image never answers; exec sleep infinity", "--"]\n'
+
+
+def test_an_image_that_never_gets_healthy_is_rolled_back_while_the_old_one_serves(deployed):
+    """A new TileServer GL image whose server never answers: its first new replica never
+    gets healthy, swarm rolls the service back by itself, site.yml fails naming the
+    service and the reason, and the old replicas serve every vector tile asked meanwhile
+    (wrk through the proxy, paced, a connection per request): not one request fails."""
+    tiles = service('tileserver-gl_tileserver-gl')
+    before = services()[tiles]['Spec']['TaskTemplate']['ContainerSpec']['Image']
+    broken = '%s:5000/geostack-kargo/tileserver-gl:never-healthy' % MANAGER_IP
+    built = subprocess.run(['docker', 'exec', '-i', '%s-node1' % LAB, 'docker', 'build', '-q', '-t', broken, '-'],
+                           input=NEVER_HEALTHY % lab_images()['tileserver_gl'], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    on_node('node1', 'docker', 'push', '-q', broken)
+    tasks_before = sorted(task_containers(node, tiles)[0] for node in running_tasks(tiles))
+
+    started = on_node('node1', 'date', '-u', '+%Y-%m-%dT%H:%M:%SZ').stdout.strip()
+    with LoadDuring(BASE + VECTOR_TILE, connections=4, pause_ms=25, new_connections=True) as load:
+        failed = site(kargo_images=lab_images(tileserver_gl=broken))
+    print('\nwrk on a vector tile while a never healthy image of TileServer GL was rolled back: %(requests)d '
+          'requests in %(seconds).0f s, p99 %(p99_ms).0f ms, %(failed)d failed %(errors)s' % load.report)
+    said = ' '.join(failed.failure_messages('node1'))
+    print(said[:1500])
+    assert failed.rc != 0
+    assert "service 'tileserver-gl': update rollback_completed" in said, failed.explain() + said
+    assert 'unhealthy container' in said, said
+    assert load.report['requests'] > 0 and load.report['failed'] == 0, load.report
+    assert_no_request_waited_for_a_gone_replica(started)
+    # the same replicas as before, on the old image
+    assert services()[tiles]['Spec']['TaskTemplate']['ContainerSpec']['Image'] == before
+    assert sorted(task_containers(node, tiles)[0] for node in running_tasks(tiles)) == tasks_before
 
 
 def database_query(sql, database='gis'):
