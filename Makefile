@@ -63,6 +63,7 @@ bench: setup
 	$(PY) bench/backup_restore.py
 	$(PY) bench/serving_load.py
 	$(PY) bench/compose_update_gap.py
+	$(PY) bench/swarm_update_gap.py
 	$(PY) bench/datasets_load.py
 
 clean:

@@ -12,6 +12,7 @@ that gap is the time the service takes to stop, start and become healthy behind 
 proxy; the proxy's own settings are applied by an nginx reload in its container. The stack is the one of bench/serving_load.py (prefix kargo-bench), left running
 with its default settings.
 """
+import contextlib
 import os
 import sys
 import threading
@@ -24,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kargo_testlib import run_playbook  # noqa: E402
-from load_runs import longest_gap  # noqa: E402
+from load_runs import LoadDuring, longest_gap  # noqa: E402
 from serving_load import HTTPS_PORT, SETTINGS  # noqa: E402
 
 BASE = 'https://localhost:%d' % HTTPS_PORT
@@ -63,6 +64,39 @@ class Prober(threading.Thread):
         self.join()
 
 
+def measure_changes(base, changes, apply, load_connections=0):
+    """For each (service, change, path) of `changes`: apply(settings) (the earlier changes
+    kept) while a Prober asks base + path and, with load_connections, wrk asks it too
+    (paced: 25 ms between a connection's requests, a connection per request). Prints a
+    table row per change."""
+    load = ' | wrk requests | wrk failed' if load_connections else ''
+    print('| service | setting changed | site.yml | requests | failed | longest without a good answer | slowest answer%s |' % load)
+    print('|---|---|---|---|---|---|---|%s' % ('---|---|' if load_connections else ''))
+    settings = {}
+    for service, change, path in changes:
+        # the earlier changes stay: only this service's setting differs from the last run
+        settings.update(change)
+        prober = Prober(base + path)
+        with contextlib.ExitStack() as stack:
+            wrk = stack.enter_context(LoadDuring(base + path, connections=load_connections, pause_ms=25, new_connections=True)) \
+                if load_connections else None
+            prober.start()
+            time.sleep(1)
+            applied = apply(settings)
+            time.sleep(1)
+            prober.stop()
+        if applied.rc != 0:
+            sys.exit(applied.explain())
+        failed = sum(1 for _s, _e, good in prober.answers if not good)
+        setting = ', '.join('%s=%s' % item for item in change.items())
+        slowest = max(ended - started for started, ended, _good in prober.answers)
+        row = '| %s | %s | %.1f s | %d | %d | %.2f s | %.2f s |' % (
+            service, setting, applied.seconds, len(prober.answers), failed, longest_gap(prober.answers), slowest)
+        if wrk:
+            row += ' %d | %d %s |' % (wrk.report['requests'], wrk.report['failed'], wrk.report['errors'] or '')
+        print(row, flush=True)
+
+
 def main():
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     deployed = run_playbook('site.yml', SETTINGS)
@@ -70,27 +104,8 @@ def main():
         sys.exit(deployed.explain())
     print('\nCompose mode: one changed setting per service applied by site.yml, a client asking '
           'all along (one request at a time, %d cores)' % os.cpu_count())
-    print('| service | setting changed | site.yml | requests | failed | longest without a good answer | slowest answer |')
-    print('|---|---|---|---|---|---|---|')
-    settings = dict(SETTINGS)
     try:
-        for service, change, path in CHANGES:
-            # the earlier changes stay: only this service's setting differs from the last run
-            settings.update(change)
-            prober = Prober(BASE + path)
-            prober.start()
-            time.sleep(1)
-            applied = run_playbook('site.yml', settings)
-            time.sleep(1)
-            prober.stop()
-            if applied.rc != 0:
-                sys.exit(applied.explain())
-            failed = sum(1 for _s, _e, good in prober.answers if not good)
-            setting = ', '.join('%s=%s' % item for item in change.items())
-            slowest = max(ended - started for started, ended, _good in prober.answers)
-            print('| %s | %s | %.1f s | %d | %d | %.2f s | %.2f s |' % (
-                service, setting, applied.seconds, len(prober.answers), failed, longest_gap(prober.answers), slowest),
-                flush=True)
+        measure_changes(BASE, CHANGES, lambda changed: run_playbook('site.yml', dict(SETTINGS, **changed)))
     finally:
         run_playbook('site.yml', SETTINGS)
 
