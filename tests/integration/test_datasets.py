@@ -344,6 +344,7 @@ def test_the_landing_page_has_a_card_per_dataset_and_the_map_page_draws_it_in_ch
     assert 'data-kind="raster"' in relief and '<h3>Relief du parc</h3>' in relief, relief
     assert '/mapproxy/wmts/relief/webmercator/0/0/0.png' in relief and 'TYPENAME=' not in relief and '/tiles/' not in relief
     assert 'data-kind="vector"' in card
+    raster_map = re.search(r'href="(/map/#relief/[^"]+)"', relief).group(1)
     print('\nscreenshots: %s' % folder)
     # the map: the parks' vector tiles (magenta) over their cached raster tiles, zoomed to
     # them, pictured once the page says every tile is drawn (map.js: body[data-state=ready])
@@ -364,6 +365,19 @@ def test_the_landing_page_has_a_card_per_dataset_and_the_map_page_draws_it_in_ch
     image = Image.open(str(shot)).convert('RGB')
     filled = sum(1 for pixel in image.getdata() if min(pixel) < 200 and pixel[1] > 40)
     assert filled > 5000, filled
+
+    # a raster's map (its card's link gives its bounds): MapProxy's cached tiles of it,
+    # zoomed to it: the lake burnt in the raster (a tenth of its extent) in its colour,
+    # thousands of pixels (a few at a zoom that did not fit the raster), inside the padding
+    shot = folder / 'map-relief.png'
+    with browser.page((800, 600)) as map_page:
+        content = browser.load(map_page, BASE + raster_map, 'body[data-state=ready], body[data-state=error]')
+        map_page.screenshot(path=str(shot))
+    assert 'data-state="ready"' in content, re.search(r'<div id="status">[^<]*', content).group(0)
+    drawn = colour_pixels(shot, RELIEF_COLOUR, 10)
+    assert len(drawn) > 2000, len(drawn)
+    xs, ys = [x for x, _y in drawn], [y for _x, y in drawn]
+    assert min(xs) >= 30 and max(xs) <= 770 and min(ys) >= 30 and max(ys) <= 570, (min(xs), max(xs), min(ys), max(ys))
 
 
 def test_mapproxy_caches_each_dataset_seeded_inside_its_extent(stack):

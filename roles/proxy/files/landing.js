@@ -24,9 +24,13 @@
     return [cx - half, cy - half / 1.5, cx + half, cy + half / 1.5];
   }
 
-  function links(id, vector) {
+  function links(id, vector, bbox) {
     var tiles = vector && services.indexOf('tileserver_gl') >= 0;
-    var found = tiles ? [['map', '/map/#' + id]] : [];  // the map page shows the vector tiles
+    var found = [];
+    // the map page: a vector layer's vector tiles (bounds from their TileJSON), or a
+    // raster's cached tiles (bounds in the link)
+    if (tiles) { found.push(['map', '/map/#' + id]); }
+    if (!vector && services.indexOf('mapproxy') >= 0) { found.push(['map', '/map/#' + id + '/' + bbox.join(',')]); }
     found.push(['WMS', '/qgis/?SERVICE=WMS&REQUEST=GetCapabilities']);
     if (vector) {
       found.push(
@@ -61,7 +65,7 @@
            '&FORMAT=image/png&TRANSPARENT=false&LAYERS=' + encodeURIComponent(id) + '&BBOX=' + previewBox(bbox).join(',')}));
     made.appendChild(element('h3', {}, layer.title || id));
     var list = element('ul', {});
-    links(id, layer.vector).forEach(function (link) {
+    links(id, layer.vector, bbox).forEach(function (link) {
       var item = element('li', {});
       item.appendChild(element('a', {href: link[1]}, link[0]));
       list.appendChild(item);

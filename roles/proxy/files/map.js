@@ -1,10 +1,14 @@
-// The map page (/map/#<layer>): the layer's vector tiles drawn in VECTOR_COLOUR over the
+// The map page. /map/#<layer>: the layer's vector tiles drawn in VECTOR_COLOUR over the
 // raster tiles MapProxy cached of it, zoomed to the bounds in the layer's TileJSON.
+// /map/#<layer>/<west>,<south>,<east>,<north> (a raster: no vector tiles): the raster
+// tiles MapProxy cached of it, zoomed to those bounds (longitudes and latitudes).
 // body[data-state] says where it is: loading, ready (the map drew every tile) or error.
 (function () {
   'use strict';
   var VECTOR_COLOUR = '#ff00ff';
-  var layer = decodeURIComponent(location.hash.slice(1)) || 'countries';
+  var hash = decodeURIComponent(location.hash.slice(1)).split('/');
+  var layer = hash[0] || 'countries';
+  var bounds = hash.length > 1 ? hash[1].split(',').map(Number) : null;
   var status = document.getElementById('status');
   var origin = location.origin;
   document.body.setAttribute('data-state', 'loading');
@@ -18,12 +22,18 @@
     return ['==', ['geometry-type'], kind];
   }
 
-  function style(tilejson) {
+  var cached = {type: 'raster', tileSize: 256, maxzoom: 19,
+                tiles: [origin + '/mapproxy/wmts/' + layer + '/webmercator/{z}/{x}/{y}.png']};
+
+  function rasterStyle() {
+    return {version: 8, sources: {cached: cached}, layers: [{id: 'cached', type: 'raster', source: 'cached'}]};
+  }
+
+  function style() {
     return {
       version: 8,
       sources: {
-        cached: {type: 'raster', tileSize: 256, maxzoom: 19,
-                 tiles: [origin + '/mapproxy/wmts/' + layer + '/webmercator/{z}/{x}/{y}.png']},
+        cached: cached,
         vector: {type: 'vector', url: origin + '/tiles/data/' + layer + '.json'}
       },
       layers: [
@@ -40,6 +50,22 @@
     };
   }
 
+  function show(mapStyle, mapBounds, maxZoom) {
+    var map = new maplibregl.Map({container: 'map', style: mapStyle, bounds: mapBounds,
+                                  fitBoundsOptions: {padding: 40, maxZoom: maxZoom}});
+    map.on('error', function (event) { status.textContent = layer + ': ' + (event.error && event.error.message); });
+    map.once('idle', function () { document.body.setAttribute('data-state', 'ready'); });
+  }
+
+  if (bounds) {
+    if (bounds.length !== 4 || bounds.some(isNaN)) {
+      failed('the bounds after the layer name are not west,south,east,north');
+      return;
+    }
+    status.textContent = layer;
+    show(rasterStyle(), bounds, 18);
+    return;
+  }
   fetch(origin + '/tiles/data/' + encodeURIComponent(layer) + '.json')
     .then(function (answer) {
       if (!answer.ok) { throw new Error('no vector tiles (TileServer GL answered ' + answer.status + ')'); }
@@ -47,10 +73,7 @@
     })
     .then(function (tilejson) {
       status.textContent = tilejson.name || layer;
-      var map = new maplibregl.Map({container: 'map', style: style(tilejson), bounds: tilejson.bounds,
-                                    fitBoundsOptions: {padding: 40, maxZoom: tilejson.maxzoom}});
-      map.on('error', function (event) { status.textContent = layer + ': ' + (event.error && event.error.message); });
-      map.once('idle', function () { document.body.setAttribute('data-state', 'ready'); });
+      show(style(), tilejson.bounds, tilejson.maxzoom);
     })
     .catch(function (error) { failed(error.message); });
 }());
