@@ -103,7 +103,7 @@ def test_without_a_drain_time_a_replica_stops_at_once(service, containers, tmp_p
 
 
 def test_a_drain_time_that_is_not_a_number_is_refused_naming_the_variable(containers, tmp_path):
-    for service in ('qgis_server', 'tileserver_gl'):
+    for service in sorted(IMAGES):
         image = IMAGES[service]
         done = subprocess.run(['docker', 'run', '--rm', '-e', image['env'] + '=soon', built_names()[service]] + image['command'],
                               capture_output=True, text=True, timeout=60)

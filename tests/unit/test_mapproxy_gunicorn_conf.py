@@ -4,6 +4,8 @@ import importlib.util
 import os
 import time
 
+import pytest
+
 CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                     'roles', 'images', 'files', 'mapproxy-gunicorn.conf.py')
 
@@ -46,3 +48,8 @@ def test_sigterm_stops_only_after_the_drain(monkeypatch):
     arbiter.handle_term()
     assert arbiter.stopped_at - signalled >= 1.0
     assert arbiter.said == ['SIGTERM: serving 1 s more before stopping (MAPPROXY_DRAIN_SECONDS)']
+
+
+def test_a_drain_time_that_is_not_a_number_is_refused_naming_the_variable(monkeypatch):
+    with pytest.raises(SystemExit, match="MAPPROXY_DRAIN_SECONDS must be a whole number, not 'soon'"):
+        load_conf(monkeypatch, 'soon')

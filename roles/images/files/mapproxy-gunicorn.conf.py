@@ -29,7 +29,10 @@ wsgi_app = "wsgi:application"
 # it later, and the proxy keeps an answer proxy_resolver_valid: a replica that closed
 # its port at once would, once gone, still be asked (and the request wait for the
 # proxy's connect timeout).
-drain_seconds = int(os.environ.get("MAPPROXY_DRAIN_SECONDS", "0"))
+drain_text = os.environ.get("MAPPROXY_DRAIN_SECONDS", "0")
+if not drain_text.isdigit():
+    raise SystemExit("MAPPROXY_DRAIN_SECONDS must be a whole number, not '%s'" % drain_text)
+drain_seconds = int(drain_text)
 
 
 def when_ready(server):
