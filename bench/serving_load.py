@@ -19,7 +19,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_stack import HTTPS_PORT, PREFIX, SETTINGS, remove  # noqa: E402
+from bench_stack import HTTPS_PORT, PREFIX, ROOT_DIR, SETTINGS, remove  # noqa: E402
 from kargo_testlib import built_names, run_playbook  # noqa: E402
 from load_runs import run_wrk  # noqa: E402
 from stack_checks import get  # noqa: E402
