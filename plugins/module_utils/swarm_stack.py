@@ -177,9 +177,9 @@ class SwarmStack(object):
     def _verdict(self, name, service, tasks):
         spec = service['Spec']
         update = service.get('UpdateStatus') or {}
-        if update.get('State') in ('paused', 'rollback_paused', 'rollback_completed') and \
-                _timestamp(update.get('StartedAt')) >= (self.deployed_at or 0) - 1:
-            return Verdict(name, Verdict.FAILED, 'update %s: %s' % (update['State'], update.get('Message', '')))
+        failure = update_failure(update, self.deployed_at)
+        if failure:
+            return Verdict(name, Verdict.FAILED, failure)
         if len(self._failed_since_deploy(tasks)) >= FAILED_TASKS_LIMIT:
             return Verdict(name, Verdict.FAILED, 'tasks keep failing')
         wanted = [task for task in tasks if task.get('DesiredState') == 'running']
@@ -237,6 +237,21 @@ class SwarmStack(object):
         return [{'name': self.full_name(name), 'service': name, 'replicas': running_replicas(service['Spec']),
                  'version': service['Version']['Index'], 'config_hash': (service['Spec'].get('Labels') or {}).get(HASH_LABEL)}
                 for name, service in sorted(services.items())]
+
+
+def update_failure(update, deployed_at):
+    """Why a service's update status (its inspect's UpdateStatus) fails this run, or None.
+    A paused update (its or its rollback's) is stuck whenever it started. A completed
+    rollback fails only the run whose deploy it undid: the service then runs its previous
+    spec again, which a later run that deploys nothing wants (swarm keeps the status until
+    the next update)."""
+    state = update.get('State')
+    started = _timestamp(update.get('StartedAt'))
+    stuck = state in ('paused', 'rollback_paused') and started >= (deployed_at or 0) - 1
+    undone = state == 'rollback_completed' and deployed_at is not None and started >= deployed_at - 1
+    if stuck or undone:
+        return 'update %s: %s' % (state, update.get('Message', ''))
+    return None
 
 
 def _same_task_spec(task_spec, template):

@@ -211,9 +211,14 @@ class PlaybookRun(object):
                 messages.extend('%s: %s' % (name, item.get('msg', '')) for item in items)
         return messages
 
+    def hosts(self):
+        return sorted(self.report.get('stats', {})) or ['localhost']
+
     def explain(self):
-        return 'rc=%s\nfailures: %s\nchanged: %s\nstderr: %s' % (
-            self.rc, self.failure_messages(), self.changed_tasks(), self.stderr[-3000:])
+        """rc, and the failures and changed tasks of every host (a lab's runs are on its nodes)."""
+        per_host = ''.join('\n%s: failures: %s\n%s: changed: %s' % (host, self.failure_messages(host), host,
+                                                                     self.changed_tasks(host)) for host in self.hosts())
+        return 'rc=%s%s\nstderr: %s' % (self.rc, per_host, self.stderr[-3000:])
 
 
 def run_playbook(playbook, extra_vars=None, inventory=None, timeout=3600, options=()):

@@ -4,7 +4,8 @@ import datetime
 import pytest
 
 from ansible_collections.geostack.kargo.plugins.module_utils.swarm_membership import apply_label_changes, label_changes
-from ansible_collections.geostack.kargo.plugins.module_utils.swarm_stack import _timestamp, content_named_objects
+from ansible_collections.geostack.kargo.plugins.module_utils.swarm_stack import (
+    _timestamp, content_named_objects, update_failure)
 from ansible_collections.geostack.kargo.plugins.module_utils.waiting import (
     ServiceFailure, Verdict, format_failure, format_failures, wait_for)
 
@@ -67,3 +68,25 @@ def test_configs_are_named_after_their_content(tmp_path):
     expected = datetime.datetime(2026, 11, 21, 17, 30, tzinfo=datetime.timezone.utc).timestamp() + 0.5
     assert _timestamp('2026-11-21T17:30:00.500000000Z') == expected
     assert _timestamp('') == 0
+
+
+# a swarm service's UpdateStatus as `docker service inspect` gives it; the run deployed at 1000 s (or not at all)
+def update(state, started_at):
+    return {'State': state, 'StartedAt': datetime.datetime.fromtimestamp(started_at, datetime.timezone.utc)
+            .strftime('%Y-%m-%dT%H:%M:%S.%fZ'), 'Message': 'update ' + state}
+
+
+@pytest.mark.parametrize('status, deployed_at, fails', [
+    (update('rollback_completed', 1010), 1000, True),    # this run's deploy was rolled back
+    (update('rollback_completed', 500), 1000, False),    # an older run's was: this run's update went on
+    (update('rollback_completed', 500), None, False),    # nothing deployed: the service runs its previous spec
+    (update('paused', 500), None, True),                 # stuck, whenever it started
+    (update('rollback_paused', 1010), 1000, True),
+    (update('completed', 1010), 1000, False),
+    ({}, None, False),                                   # never updated
+])
+def test_an_update_fails_the_run_when_it_undid_this_run_or_is_stuck(status, deployed_at, fails):
+    failure = update_failure(status, deployed_at)
+    assert bool(failure) == fails, failure
+    if fails:
+        assert failure == 'update %s: update %s' % (status['State'], status['State'])
