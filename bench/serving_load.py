@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_stack import HTTPS_PORT, PREFIX, ROOT_DIR, SETTINGS, remove  # noqa: E402
 from kargo_testlib import built_names, run_playbook  # noqa: E402
 from load_runs import run_wrk  # noqa: E402
-from stack_checks import get  # noqa: E402
+from stack_checks import GETMAP_256, get  # noqa: E402
 
 STATIC_PORT = 19743
 SETTINGS = dict(SETTINGS, kargo_backup_schedule='')
@@ -33,9 +33,7 @@ ENDPOINTS = [
     ('MapProxy WMTS tile (seeded)', TILE),
     ('MapProxy TMS tile (seeded)', '/mapproxy/tms/1.0.0/countries/webmercator/1/2/2.png'),
     ('TileServer-GL vector tile', VECTOR_TILE),
-    ('QGIS Server GetMap 256 px', '/qgis/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES='
-                                  '&CRS=EPSG:3857&BBOX=-1500000,4000000,3500000,9000000&WIDTH=256&HEIGHT=256'
-                                  '&FORMAT=image/png'),
+    ('QGIS Server GetMap 256 px', GETMAP_256),
     ('QGIS Server WFS GetFeature 10', '/qgis/?SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature&TYPENAME=countries'
                                       '&MAXFEATURES=10'),
 ]

@@ -95,4 +95,7 @@ def check_landing_redirect_and_headers(base, plain_base):
     assert plain.headers['Location'] == base + '/mapproxy/demo/'
 
 
+# QGIS Server's GetMap of the sample layer over Europe, 256 px: the request of the load runs
+GETMAP_256 = ('/qgis/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:3857'
+              '&BBOX=-1500000,4000000,3500000,9000000&WIDTH=256&HEIGHT=256&FORMAT=image/png')
 EVERY_CHECK = (check_qgis_capabilities, check_qgis_getmap, check_mapproxy_tiles, check_tileserver)

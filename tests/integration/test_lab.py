@@ -19,7 +19,8 @@ import yaml
 
 from kargo_testlib import ROOT, built_names, run_playbook
 from load_runs import LoadDuring
-from stack_checks import EVERY_CHECK, check_landing_redirect_and_headers, get, png_variance, qgis_wms, tile_xy
+from stack_checks import (
+    EVERY_CHECK, GETMAP_256, check_landing_redirect_and_headers, get, png_variance, qgis_wms, tile_xy)
 
 with open(os.path.join(ROOT, 'molecule', 'lab', 'settings.yml')) as settings_file:
     SETTINGS = yaml.safe_load(settings_file)
@@ -312,7 +313,7 @@ def test_the_database_password_is_a_secret_not_an_environment_variable(deployed)
     password = open(INVENTORY_DIR + '/.secrets/db_password').read().strip()
     inspected = json.dumps(services())
     assert password not in inspected
-    assert 'db_password' in json.dumps(services()[service('postgis_postgis')]['Spec']['TaskTemplate']['ContainerSpec']['Secrets'])
+    assert 'db_password' in json.dumps(container_spec(service('postgis_postgis'))['Secrets'])
 
 
 def test_a_second_run_changes_nothing_and_updates_no_service(deployed):
@@ -331,6 +332,16 @@ def service_versions():
     return dict((name, s['Version']['Index']) for name, s in services().items())
 
 
+def manager_now():
+    """The manager's UTC time (RFC 3339), for its proxy's log since then."""
+    return on_node('node1', 'date', '-u', '+%Y-%m-%dT%H:%M:%SZ').stdout.strip()
+
+
+def container_spec(name):
+    """The ContainerSpec of swarm service `name` (its image, its environment)."""
+    return services()[name]['Spec']['TaskTemplate']['ContainerSpec']
+
+
 def assert_no_request_waited_for_a_gone_replica(started):
     # a replica that stopped is refused at once and the next one asked; one that is gone
     # (its address still in the proxy's DNS answer) would make every request wait 2 s
@@ -342,10 +353,8 @@ def assert_no_request_waited_for_a_gone_replica(started):
 # GetMap of QGIS Server, a vector tile of TileServer GL; paced (connections, ms between a
 # connection's requests): a steady stream of users that leaves the lab's two cores room
 # to roll the update; a connection per request: a reload closes idle keep-alive connections
-GETMAP = ('/qgis/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:3857'
-          '&BBOX=-1500000,4000000,3500000,9000000&WIDTH=256&HEIGHT=256&FORMAT=image/png')
 VECTOR_TILE = '/tiles/data/places/6/%d/%d.pbf' % tile_xy(4.8357, 45.764, 6)
-LOADS = (('mapproxy', WMTS_TILE, 8, 25), ('qgis-server', GETMAP, 4, 100), ('tileserver-gl', VECTOR_TILE, 4, 25))
+LOADS = (('mapproxy', WMTS_TILE, 8, 25), ('qgis-server', GETMAP_256, 4, 100), ('tileserver-gl', VECTOR_TILE, 4, 25))
 ROLLED = ('mapproxy', 'qgis-server', 'tileserver-gl')
 
 
@@ -375,7 +384,7 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
             assert all(action == 'unchanged' for _s, action, _r in planned[service(stack)]), planned
     assert service_versions() == versions
 
-    started = on_node('node1', 'date', '-u', '+%Y-%m-%dT%H:%M:%SZ').stdout.strip()
+    started = manager_now()
     with contextlib.ExitStack() as running:
         loads = [(stack, running.enter_context(LoadDuring(BASE + path, connections, pause_ms=pause, new_connections=True)))
                  for stack, path, connections, pause in LOADS]
@@ -393,7 +402,7 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
     after = service_versions()
     assert [name for name in sorted(after) if after[name] != versions[name]] == \
         sorted(service('%s_%s' % (stack, stack)) for stack in ROLLED)
-    assert 'QGIS_SERVER_LOG_LEVEL=0' in services()[service('qgis-server_qgis-server')]['Spec']['TaskTemplate']['ContainerSpec']['Env']
+    assert 'QGIS_SERVER_LOG_LEVEL=0' in container_spec(service('qgis-server_qgis-server'))['Env']
     # the proxy: the same container, its site copied to every node, the new setting served
     assert task_containers('node1', service('proxy_proxy')) == proxy_container
     assert 'geostack.kargo.proxy : proxy | reload nginx where its settings changed' in applied.changed_tasks('node1')
@@ -426,7 +435,7 @@ def test_an_image_that_never_gets_healthy_is_rolled_back_while_the_old_one_serve
     service and the reason, and the old replicas serve every vector tile asked meanwhile
     (wrk through the proxy, paced, a connection per request): not one request fails."""
     tiles = service('tileserver-gl_tileserver-gl')
-    before = services()[tiles]['Spec']['TaskTemplate']['ContainerSpec']['Image']
+    before = container_spec(tiles)['Image']
     broken = '%s:5000/geostack-kargo/tileserver-gl:never-healthy' % MANAGER_IP
     built = subprocess.run(['docker', 'exec', '-i', '%s-node1' % LAB, 'docker', 'build', '-q', '-t', broken, '-'],
                            input=NEVER_HEALTHY % lab_images()['tileserver_gl'], capture_output=True, text=True, timeout=300)
@@ -434,7 +443,7 @@ def test_an_image_that_never_gets_healthy_is_rolled_back_while_the_old_one_serve
     on_node('node1', 'docker', 'push', '-q', broken)
     tasks_before = sorted(task_containers(node, tiles)[0] for node in running_tasks(tiles))
 
-    started = on_node('node1', 'date', '-u', '+%Y-%m-%dT%H:%M:%SZ').stdout.strip()
+    started = manager_now()
     with LoadDuring(BASE + VECTOR_TILE, connections=4, pause_ms=25, new_connections=True) as load:
         failed = site(kargo_images=lab_images(tileserver_gl=broken))
     print('\nwrk on a vector tile while a never healthy image of TileServer GL was rolled back: %(requests)d '
@@ -447,7 +456,7 @@ def test_an_image_that_never_gets_healthy_is_rolled_back_while_the_old_one_serve
     assert load.report['requests'] > 0 and load.report['failed'] == 0, load.report
     assert_no_request_waited_for_a_gone_replica(started)
     # the same replicas as before, on the old image
-    assert services()[tiles]['Spec']['TaskTemplate']['ContainerSpec']['Image'] == before
+    assert container_spec(tiles)['Image'] == before
     assert sorted(task_containers(node, tiles)[0] for node in running_tasks(tiles)) == tasks_before
 
 

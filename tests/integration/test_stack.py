@@ -13,8 +13,8 @@ import yaml
 
 from kargo_testlib import built_names, container_ids, engine, run_playbook
 from load_runs import run_wrk
-from stack_checks import (check_landing_redirect_and_headers, check_mapproxy_tiles, check_qgis_capabilities,
-                          check_qgis_getmap, check_tileserver, get, png_variance)
+from stack_checks import (GETMAP_256, check_landing_redirect_and_headers, check_mapproxy_tiles,
+                          check_qgis_capabilities, check_qgis_getmap, check_tileserver, get, png_variance)
 
 PREFIX = 'kargo-e2e'
 ROOT_DIR = '/tmp/kargo-e2e'
@@ -184,8 +184,7 @@ LOADED = {
     'tms-tile': '/mapproxy/tms/1.0.0/countries/webmercator/1/2/2.png',
     'vector-tile': '/tiles/data/countries/2/2/1.pbf',
     'vector-style': '/tiles/styles/countries/style.json',
-    'wms-getmap': '/qgis/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:3857'
-                  '&BBOX=-1500000,4000000,3500000,9000000&WIDTH=256&HEIGHT=256&FORMAT=image/png',
+    'wms-getmap': GETMAP_256,
     'wfs-getfeature': '/qgis/?SERVICE=WFS&VERSION=1.1.0&REQUEST=GetFeature&TYPENAME=countries&MAXFEATURES=10',
 }
 
