@@ -131,11 +131,17 @@ def mapproxy_exec(*argv):
     return code, output
 
 
-def cached_tile(z, x, y):
-    """The nginx ETag of the tile's file in MapProxy's cache ("<mtime>-<size>" in hex), and
-    MapProxy's own answer for it (asked inside its container: no proxy)."""
+def cached_tile_etag(z, x, y):
+    """The nginx ETag of the tile's file in MapProxy's cache ("<mtime>-<size>" in hex), None
+    when it has no file."""
     code, stat_line = mapproxy_exec('stat', '-c', '%Y %s', '/mapproxy/cache/data/countries_cache_EPSG3857/%d/%d/%d.png' % (z, x, y))
-    etag = '"%x-%x"' % tuple(int(n) for n in stat_line.split()) if code == 0 else None
+    return '"%x-%x"' % tuple(int(n) for n in stat_line.split()) if code == 0 else None
+
+
+def cached_tile(z, x, y):
+    """cached_tile_etag, and MapProxy's own answer for the tile (asked inside its container:
+    no proxy; it renders the tile when it has no file)."""
+    etag = cached_tile_etag(z, x, y)
     _code, own = mapproxy_exec('python3', '-c', 'import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen('
                                '"http://127.0.0.1:8080/wmts/countries/webmercator/%d/%d/%d.png").read())' % (z, x, y))
     return etag, own
@@ -151,12 +157,39 @@ def test_the_proxy_answers_cached_wmts_tiles_from_mapproxys_files(stack):
     assert answer.content == own and answer.headers['Content-Type'] == 'image/png'
     assert get(BASE, '/mapproxy/wmts/countries/webmercator/2/2/1.png', headers={'If-None-Match': etag}).status_code == 304
     # level 6 is beyond the seeded levels (mapproxy_seed_max_level)
-    assert cached_tile(6, 33, 22)[0] is None
+    assert cached_tile_etag(6, 33, 22) is None
     rendered = get(BASE, '/mapproxy/wmts/countries/webmercator/6/33/22.png')
     assert rendered.status_code == 200 and png_variance(rendered.content) > 0, rendered.status_code
     etag, own = cached_tile(6, 33, 22)
     again = get(BASE, '/mapproxy/wmts/countries/webmercator/6/33/22.png')
     assert etag is not None and again.headers['ETag'] == etag and again.content == own == rendered.content
+
+
+# The same cached file by the three tile services: TMS level t is the cache's level t + 1
+# and its rows count from the south; the XYZ /tiles/ service (origin nw) is the WMTS numbering.
+@pytest.mark.parametrize('path, cached', [
+    ('/mapproxy/tms/1.0.0/countries/webmercator/1/2/2.png', (2, 2, 1)),
+    ('/mapproxy/tms/1.0.0/countries/webmercator/0/1/1.png', (1, 1, 0)),
+    ('/mapproxy/tms/1.0.0/countries/webmercator/2/5/4.png', (3, 5, 3)),
+    ('/mapproxy/tiles/countries/webmercator/2/2/1.png', (2, 2, 1)),
+])
+def test_the_proxy_answers_cached_tms_and_xyz_tiles_from_the_same_files(stack, path, cached):
+    etag, own = cached_tile(*cached)
+    answer = get(BASE, path)
+    assert answer.status_code == 200 and answer.headers['ETag'] == etag, (etag, answer.headers)
+    assert answer.content == own and answer.headers['Cache-Control'].startswith('public, max-age=')
+
+
+def test_a_tms_tile_not_cached_yet_or_outside_the_grid_is_mapproxys_answer(stack):
+    path = '/mapproxy/tms/1.0.0/countries/webmercator/5/36/40.png'
+    assert cached_tile_etag(6, 36, 23) is None
+    rendered = get(BASE, path)
+    etag, own = cached_tile(6, 36, 23)
+    assert rendered.status_code == 200 and rendered.content == own and rendered.headers['ETag'] != etag
+    assert get(BASE, path).headers['ETag'] == etag
+    # row 9 of TMS level 1 (4 x 4 tiles) is outside the grid: no file, MapProxy's error
+    outside = get(BASE, '/mapproxy/tms/1.0.0/countries/webmercator/1/2/9.png')
+    assert 400 <= outside.status_code < 500 and 'ETag' not in outside.headers, (outside.status_code, outside.headers)
 
 
 def test_tileserver_serves_a_vector_tile_and_its_style(stack):
