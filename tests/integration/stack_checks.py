@@ -3,6 +3,8 @@ clients (OWSLib, Pillow, a vector tile decoder): shared by the single-host test
 (test_stack.py) and the multi-host lab (test_lab.py). `base` is the stack's public URL."""
 import io
 import math
+import ssl
+import subprocess
 
 import mapbox_vector_tile
 import requests
@@ -99,3 +101,20 @@ def check_landing_redirect_and_headers(base, plain_base):
 GETMAP_256 = ('/qgis/?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:3857'
               '&BBOX=-1500000,4000000,3500000,9000000&WIDTH=256&HEIGHT=256&FORMAT=image/png')
 EVERY_CHECK = (check_qgis_capabilities, check_qgis_getmap, check_mapproxy_tiles, check_tileserver)
+
+
+def certificate_settings(folder, name):
+    """A new self-signed certificate (CN localhost) and its key in `folder`, as the
+    settings that give them to the proxy."""
+    paths = (str(folder / (name + '.crt')), str(folder / (name + '.key')))
+    made = subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+                           '-days', '30', '-subj', '/CN=localhost', '-keyout', paths[1], '-out', paths[0]],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    return {'proxy_tls_certificate_file': paths[0], 'proxy_tls_key_file': paths[1]}
+
+
+def serves_certificate(host, port, path):
+    """Whether the proxy at host:port presents the certificate of PEM file `path`."""
+    served = ssl.get_server_certificate((host, port))
+    return ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(open(path).read())

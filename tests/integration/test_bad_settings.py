@@ -28,6 +28,8 @@ SETTINGS = {'kargo_prefix': PREFIX, 'kargo_root': '/tmp/kargo-bad', 'kargo_secre
     ({'kargo_backup_schedule': 'every night'},
      'kargo_backup_schedule: "every night" must be a cron expression of five fields'),
     ({'kargo_backup_keep_daily': -1}, 'kargo_backup_keep_daily: -1 must be between 0 and 100000'),
+    ({'kargo_update_monitor_seconds': 0}, 'kargo_update_monitor_seconds: 0 must be between 1 and 3600'),
+    ({'kargo_drain_seconds': -5}, 'kargo_drain_seconds: -5 must be between 0 and 3600'),
     ({'proxy_tiles_max_age': -1}, 'proxy_tiles_max_age: -1 is not a whole number of seconds >= 0'),
     ({'images_build_parallel': 0}, 'images_build_parallel: 0 is not a number of builds at once (1-16)'),
     ({'mapproxy_cache_directory_layout': 'tc'},
@@ -36,7 +38,7 @@ SETTINGS = {'kargo_prefix': PREFIX, 'kargo_root': '/tmp/kargo-bad', 'kargo_secre
 ], ids=['unknown-service', 'https-port-too-high', 'http-port-zero', 'postgis-port-too-high', 'missing-certificate',
         'qgis-processes-zero', 'mapproxy-seed-level-too-high', 'mapproxy-max-requests-negative',
         'tileserver-zoom-too-high',
-        'image-age-not-a-number', 'backup-schedule-not-cron', 'backup-keep-negative', 'tiles-max-age-negative', 'builds-at-once-zero',
+        'image-age-not-a-number', 'backup-schedule-not-cron', 'backup-keep-negative', 'update-monitor-zero', 'drain-negative', 'tiles-max-age-negative', 'builds-at-once-zero',
         'tile-files-need-the-tms-layout'])
 def test_bad_setting_fails_before_anything_is_deployed(settings, message):
     run = run_playbook('site.yml', dict(SETTINGS, **settings))

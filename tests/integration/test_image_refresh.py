@@ -7,8 +7,6 @@ Its own image namespace (a base of its own: the other tests' images are not touc
 prefix and ports; only the proxy is deployed (it needs no other service). On that small
 stack also: a certificate of yours, renewed, is planned by check mode like a setting."""
 import shutil
-import ssl
-import subprocess
 import time
 
 import pytest
@@ -16,6 +14,7 @@ import requests
 
 from kargo_testlib import build_images, built_names, container_ids, engine, run_playbook
 from load_runs import LoadDuring
+from stack_checks import certificate_settings, serves_certificate
 
 NAMESPACE = 'kargo-test-refresh'
 PREFIX = 'kargo-test-refresh'
@@ -107,22 +106,8 @@ def test_images_refresh_is_planned_in_check_mode_then_rebuilds(deployed):
 
 
 
-def certificate(tmp_path, name):
-    paths = (str(tmp_path / (name + '.crt')), str(tmp_path / (name + '.key')))
-    made = subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-                           '-days', '30', '-subj', '/CN=localhost', '-keyout', paths[1], '-out', paths[0]],
-                          capture_output=True, text=True)
-    assert made.returncode == 0, made.stderr
-    return {'proxy_tls_certificate_file': paths[0], 'proxy_tls_key_file': paths[1]}
-
-
-def served_certificate():
-    """The certificate the proxy presents, PEM."""
-    return ssl.get_server_certificate(('localhost', SETTINGS['kargo_https_port']))
-
-
-def same_certificate(served, path):
-    return ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(open(path).read())
+def served_is(path):
+    return serves_certificate('localhost', SETTINGS['kargo_https_port'], path)
 
 
 def test_a_new_certificate_of_yours_is_applied_by_an_nginx_reload_with_no_failed_request(deployed, tmp_path):
@@ -130,12 +115,12 @@ def test_a_new_certificate_of_yours_is_applied_by_an_nginx_reload_with_no_failed
     there and applied by reloading nginx in the running container (no new container), while
     wrk asks for the landing page (64 connections, a connection per request); check mode
     plans no new container; a re-run changes nothing."""
-    first = certificate(tmp_path, 'first')
+    first = certificate_settings(tmp_path, 'first')
     switched = site(**first)
     assert switched.rc == 0, switched.explain()
     container = container_ids(PROJECT)['proxy']
-    assert same_certificate(served_certificate(), first['proxy_tls_certificate_file'])
-    renewed = certificate(tmp_path, 'renewed')
+    assert served_is(first['proxy_tls_certificate_file'])
+    renewed = certificate_settings(tmp_path, 'renewed')
     checked = site('--check', '--diff', **renewed)
     assert checked.rc == 0, checked.explain()
     assert checked.deploy_plans()[0][PROJECT] == [('proxy', 'unchanged', [])]
@@ -148,7 +133,7 @@ def test_a_new_certificate_of_yours_is_applied_by_an_nginx_reload_with_no_failed
     assert load.report['requests'] > 0 and load.report['failed'] == 0, load.report
     assert 'geostack.kargo.proxy : proxy | reload nginx where its settings changed' in applied.changed_tasks()
     assert container_ids(PROJECT)['proxy'] == container
-    assert same_certificate(served_certificate(), renewed['proxy_tls_certificate_file'])
+    assert served_is(renewed['proxy_tls_certificate_file'])
     again = site(**renewed)
     assert again.rc == 0, again.explain()
     assert again.stats()['changed'] == 0, again.changed_tasks()

@@ -20,7 +20,8 @@ import yaml
 from kargo_testlib import ROOT, built_names, run_playbook
 from load_runs import LoadDuring
 from stack_checks import (
-    EVERY_CHECK, GETMAP_256, check_landing_redirect_and_headers, get, png_variance, qgis_wms, tile_xy)
+    EVERY_CHECK, GETMAP_256, certificate_settings, check_landing_redirect_and_headers, get, png_variance, qgis_wms,
+    serves_certificate, tile_xy)
 
 with open(os.path.join(ROOT, 'molecule', 'lab', 'settings.yml')) as settings_file:
     SETTINGS = yaml.safe_load(settings_file)
@@ -211,6 +212,16 @@ def test_tasks_run_where_labels_and_constraints_say(deployed):
         assert len(nodes) == 2 and len(set(nodes)) == 2, (name, nodes)
 
 
+def test_replicated_services_update_one_replica_at_a_time_watched_then_rolled_back_on_failure(deployed):
+    """Each replicated service's update: one replica at a time, the new one started first,
+    watched kargo_update_monitor_seconds (the lab's 10) before the next, rolled back when
+    one fails."""
+    for name in REPLICATED:
+        update = services()[service(name)]['Spec']['UpdateConfig']
+        assert (update['Parallelism'], update['Order'], update['FailureAction'], update['Monitor']) == \
+            (1, 'start-first', 'rollback', SETTINGS['kargo_update_monitor_seconds'] * 10 ** 9), (name, update)
+
+
 def test_the_services_answer_through_the_proxy(deployed):
     for check in EVERY_CHECK:
         check(BASE)
@@ -358,10 +369,11 @@ LOADS = (('mapproxy', WMTS_TILE, 8, 25), ('qgis-server', GETMAP_256, 4, 100), ('
 ROLLED = ('mapproxy', 'qgis-server', 'tileserver-gl')
 
 
-def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
+def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed, tmp_path_factory):
     """site.yml --check --diff on the swarm: a changed setting of MapProxy, QGIS Server
     and TileServer GL each is planned as an update of that service, naming MapProxy's
-    config, and a changed proxy setting as no update (the proxy reloads nginx); check mode
+    config, and a changed proxy setting and a certificate of the user's instead of the
+    self-signed one as no update (the proxy reloads nginx); check mode
     updates no service; the real run then does what was planned: each service's two
     replicas roll one after the other, start-first (a stopped replica serves on for
     kargo_drain_seconds while the proxy learns it is gone), and the proxy's nginx reloads
@@ -371,7 +383,8 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
     proxy_container = task_containers('node1', service('proxy_proxy'))
     seeded_before = mapproxy_seed_marks()
     changes = dict(mapproxy_meta_buffer=100, proxy_tiles_max_age=60, qgis_server_log_level=0,
-                   tileserver_gl_style_colors={'background': '#cfe3f0', 'fill': '#c8d2b4', 'line': '#8a7f72'})
+                   tileserver_gl_style_colors={'background': '#cfe3f0', 'fill': '#c8d2b4', 'line': '#8a7f72'},
+                   **certificate_settings(tmp_path_factory.mktemp('certificate'), 'users'))
     checked = site(options=['--check', '--diff'], **changes)
     assert checked.rc == 0, checked.explain()
     planned = checked.deploy_plans('node1')[0]
@@ -407,8 +420,10 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed):
     assert task_containers('node1', service('proxy_proxy')) == proxy_container
     assert 'geostack.kargo.proxy : proxy | reload nginx where its settings changed' in applied.changed_tasks('node1')
     assert get(BASE, WMTS_TILE).headers['Cache-Control'] == 'public, max-age=60'
+    assert serves_certificate(MANAGER_IP, 443, changes['proxy_tls_certificate_file'])
     for node in NODES:
         assert 'public, max-age=60' in on_node(node, 'cat', '/opt/kargo/proxy/site/site.conf').stdout, node
+        assert on_node(node, 'cat', '/opt/kargo/proxy/tls/custom.crt').stdout == open(changes['proxy_tls_certificate_file']).read()
     # the changed setting is in what every cache is seeded for: each replica's (on its own
     # node) was dropped and seeded again, none keeps tiles made with the old setting
     seeded_after = mapproxy_seed_marks()
