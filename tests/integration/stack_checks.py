@@ -114,7 +114,7 @@ def certificate_settings(folder, name):
     return {'proxy_tls_certificate_file': paths[0], 'proxy_tls_key_file': paths[1]}
 
 
-def serves_certificate(host, port, path):
-    """Whether the proxy at host:port presents the certificate of PEM file `path`."""
+def serves_certificate(host, port, pem):
+    """Whether the proxy at host:port presents the certificate `pem` (PEM text)."""
     served = ssl.get_server_certificate((host, port))
-    return ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(open(path).read())
+    return ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(pem)

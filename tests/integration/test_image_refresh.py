@@ -107,7 +107,7 @@ def test_images_refresh_is_planned_in_check_mode_then_rebuilds(deployed):
 
 
 def served_is(path):
-    return serves_certificate('localhost', SETTINGS['kargo_https_port'], path)
+    return serves_certificate('localhost', SETTINGS['kargo_https_port'], open(path).read())
 
 
 def test_a_new_certificate_of_yours_is_applied_by_an_nginx_reload_with_no_failed_request(deployed, tmp_path):

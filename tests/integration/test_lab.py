@@ -420,7 +420,7 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed, tmp_pa
     assert task_containers('node1', service('proxy_proxy')) == proxy_container
     assert 'geostack.kargo.proxy : proxy | reload nginx where its settings changed' in applied.changed_tasks('node1')
     assert get(BASE, WMTS_TILE).headers['Cache-Control'] == 'public, max-age=60'
-    assert serves_certificate(MANAGER_IP, 443, changes['proxy_tls_certificate_file'])
+    assert serves_certificate(MANAGER_IP, 443, open(changes['proxy_tls_certificate_file']).read())
     for node in NODES:
         assert 'public, max-age=60' in on_node(node, 'cat', '/opt/kargo/proxy/site/site.conf').stdout, node
         assert on_node(node, 'cat', '/opt/kargo/proxy/tls/custom.crt').stdout == open(changes['proxy_tls_certificate_file']).read()
@@ -528,16 +528,31 @@ def test_a_backup_host_without_the_database_is_refused_naming_the_setting(deploy
         assert backup_names(host) == before
 
 
+def selfsigned_certificates():
+    """{node: its copy of the proxy's self-signed certificate}"""
+    return dict((node, on_node(node, 'cat', '/opt/kargo/proxy/tls/selfsigned.crt', check=False).stdout)
+                for node in NODES)
+
+
 def test_the_database_lost_with_its_volume_is_restored_from_the_backup_on_its_node(deployed):
     """Swarm mode round trip: backup.yml writes the backup on node2 (the database's
-    labelled node), the postgis stack and its volume on node2 are lost, site.yml deploys an
-    empty database, restore.yml gives the rows and the role back."""
+    labelled node), with the proxy's self-signed certificate and key (made on node1, copied
+    to every node); the postgis stack and its volume on node2 are lost, and the certificate
+    on every node; site.yml deploys an empty database and makes a new certificate;
+    restore.yml gives the rows, the role and the certificate back, on every node, served by
+    the proxy (reloaded)."""
     assert wait_for(lambda: database_query(LAB_ROWS) is not None, 120, 'the test rows to be written') is not None
     digest = wait_for(lambda: database_query(LAB_DIGEST), 60, 'the digest of the test rows')
     assert digest.endswith(' true'), digest
+    # the self-signed certificate again (the check-mode test gave the proxy one of the user's)
+    for name in ('proxy_tls_certificate_file', 'proxy_tls_key_file'):
+        CHANGED_SETTINGS.pop(name, None)
+    certificate = selfsigned_certificates()['node1']
+    assert certificate.startswith('-----BEGIN CERTIFICATE-----') and set(selfsigned_certificates().values()) == {certificate}
 
     made = run_playbook('playbooks/backup.yml', dict(SETTINGS), inventory=INVENTORY)
     assert made.rc == 0, made.explain()
+    assert 'the files proxy_tls (2)' in ' '.join(made.messages('node1')), made.explain()
     names = backup_names('node2')
     assert names and not backup_names('node1'), names
     status = run_playbook('playbooks/status.yml', dict(SETTINGS), inventory=INVENTORY)
@@ -549,16 +564,25 @@ def test_the_database_lost_with_its_volume_is_restored_from_the_backup_on_its_no
     volumes = [service('postgis-' + name) for name in ('data', 'pitr', 'socket')]
     wait_for(lambda: on_node('node2', 'docker', 'volume', 'rm', *volumes, check=False).returncode == 0, 120,
              'the database volumes on node2 to be free, and removed')
+    for node in NODES:
+        on_node(node, 'sh', '-c', 'rm /opt/kargo/proxy/tls/selfsigned.*')
 
     again = site()
     assert again.rc == 0, again.explain()
     empty = wait_for(lambda: database_query("SELECT to_regclass('lab_points') IS NULL"), 180, 'the new database')
     assert empty == 't'
+    made_again = selfsigned_certificates()['node1']
+    assert made_again != certificate and serves_certificate(MANAGER_IP, 443, made_again)
 
     restored = run_playbook('playbooks/restore.yml', dict(SETTINGS), inventory=INVENTORY)
     assert restored.rc == 0, restored.explain()
-    assert 'Restored backup %s' % names[-1] in ' '.join(restored.messages('node1')), restored.explain()
+    said = ' '.join(restored.messages('node1'))
+    assert 'Restored backup %s' % names[-1] in said and 'the files proxy_tls back in their folders' in said, \
+        restored.explain()
     assert wait_for(lambda: database_query(LAB_DIGEST), 120, 'the restored database') == digest
+    assert selfsigned_certificates() == dict((node, certificate) for node in NODES)
+    assert serves_certificate(MANAGER_IP, 443, certificate)
+    assert 'geostack.kargo.proxy : proxy | reload nginx where its settings changed' in restored.changed_tasks('node1')
 
 
 def utc_now_in_database():
