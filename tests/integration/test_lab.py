@@ -440,6 +440,42 @@ def lab_images(**replaced):
     return dict(images, **replaced)
 
 
+def pushed_tileserver_image(tag, dockerfile):
+    """A TileServer GL image built on node1 from `dockerfile` (%s: the lab's image), pushed
+    to the lab's registry as `tag`: its name there."""
+    name = '%s:5000/geostack-kargo/tileserver-gl:%s' % (MANAGER_IP, tag)
+    built = subprocess.run(['docker', 'exec', '-i', '%s-node1' % LAB, 'docker', 'build', '-q', '-t', name, '-'],
+                           input=dockerfile % lab_images()['tileserver_gl'], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    on_node('node1', 'docker', 'push', '-q', name)
+    return name
+
+
+def replica_containers(name):
+    return sorted(task_containers(node, name)[0] for node in running_tasks(name))
+
+
+def test_a_new_image_rolls_with_no_failed_request(deployed):
+    """A new image of TileServer GL (the lab's, another label: a new image ID) given in
+    kargo_images: its two replicas are replaced one after the other, start-first, while wrk
+    asks the proxy for vector tiles (paced, a connection per request): not one fails."""
+    tiles = service('tileserver-gl_tileserver-gl')
+    before = replica_containers(tiles)
+    images = lab_images(tileserver_gl=pushed_tileserver_image('next', 'FROM %s\nLABEL org.geostack.kargo.test=next\n'))
+    started = manager_now()
+    with LoadDuring(BASE + VECTOR_TILE, connections=4, pause_ms=25, new_connections=True) as load:
+        rolled = site(kargo_images=images)
+    print('\nwrk on a vector tile while TileServer GL rolled to a new image: %(requests)d requests in %(seconds).0f s, '
+          'p99 %(p99_ms).0f ms, %(failed)d failed %(errors)s' % load.report)
+    assert rolled.rc == 0, rolled.explain()
+    CHANGED_SETTINGS['kargo_images'] = images
+    assert load.report['requests'] > 0 and load.report['failed'] == 0, load.report
+    assert_no_request_waited_for_a_gone_replica(started)
+    assert container_spec(tiles)['Image'].split('@')[0] == images['tileserver_gl']
+    after = replica_containers(tiles)
+    assert len(after) == 2 and not set(after) & set(before), (before, after)
+
+
 # an image that starts and never answers: never healthy
 NEVER_HEALTHY = 'FROM %s\nENTRYPOINT ["sh", "-c", "echo this image never answers; exec sleep infinity", "--"]\n'
 
@@ -451,16 +487,12 @@ def test_an_image_that_never_gets_healthy_is_rolled_back_while_the_old_one_serve
     (wrk through the proxy, paced, a connection per request): not one request fails."""
     tiles = service('tileserver-gl_tileserver-gl')
     before = container_spec(tiles)['Image']
-    broken = '%s:5000/geostack-kargo/tileserver-gl:never-healthy' % MANAGER_IP
-    built = subprocess.run(['docker', 'exec', '-i', '%s-node1' % LAB, 'docker', 'build', '-q', '-t', broken, '-'],
-                           input=NEVER_HEALTHY % lab_images()['tileserver_gl'], capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, built.stderr
-    on_node('node1', 'docker', 'push', '-q', broken)
-    tasks_before = sorted(task_containers(node, tiles)[0] for node in running_tasks(tiles))
+    broken = pushed_tileserver_image('never-healthy', NEVER_HEALTHY)
+    tasks_before = replica_containers(tiles)
 
     started = manager_now()
     with LoadDuring(BASE + VECTOR_TILE, connections=4, pause_ms=25, new_connections=True) as load:
-        failed = site(kargo_images=lab_images(tileserver_gl=broken))
+        failed = site(kargo_images=dict(CHANGED_SETTINGS.get('kargo_images', lab_images()), tileserver_gl=broken))
     print('\nwrk on a vector tile while a never healthy image of TileServer GL was rolled back: %(requests)d '
           'requests in %(seconds).0f s, p99 %(p99_ms).0f ms, %(failed)d failed %(errors)s' % load.report)
     said = ' '.join(failed.failure_messages('node1'))
@@ -472,7 +504,7 @@ def test_an_image_that_never_gets_healthy_is_rolled_back_while_the_old_one_serve
     assert_no_request_waited_for_a_gone_replica(started)
     # the same replicas as before, on the old image
     assert container_spec(tiles)['Image'] == before
-    assert sorted(task_containers(node, tiles)[0] for node in running_tasks(tiles)) == tasks_before
+    assert replica_containers(tiles) == tasks_before
 
 
 def database_query(sql, database='gis'):
