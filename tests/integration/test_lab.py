@@ -30,9 +30,10 @@ INVENTORY_DIR = SETTINGS['lab_inventory_dir']
 INVENTORY = INVENTORY_DIR + '/hosts.yml'
 MANAGER_IP = SETTINGS['kargo_hostname']
 BASE = 'https://' + MANAGER_IP
-# node1: manager; node2: worker labelled kargo.postgis=true (the lab's default); node3: worker
+# node1: manager; node2: worker labelled kargo.postgis=true; node3: worker labelled
+# kargo.backup_repository=true (molecule/lab/settings.yml)
 NODES = ('node1', 'node2', 'node3')
-STACKS = ('postgis', 'backup', 'qgis-server', 'mapproxy', 'tileserver-gl', 'proxy')
+STACKS = ('postgis', 'backup', 'backup-repository', 'qgis-server', 'mapproxy', 'tileserver-gl', 'proxy')
 REPLICATED = ('qgis-server_qgis-server', 'mapproxy_mapproxy', 'tileserver-gl_tileserver-gl')
 WMTS_TILE = '/mapproxy/wmts/countries/webmercator/2/2/1.png'
 
@@ -162,6 +163,17 @@ def test_a_placement_label_no_node_has_is_refused_before_anything(lab):
     assert_nothing_done()
 
 
+def test_the_backup_repository_on_the_database_node_is_refused_before_anything(lab, tmp_path):
+    def repository_beside_the_database(groups):
+        groups['workers']['hosts']['node2']['kargo_node_labels']['kargo.backup_repository'] = 'true'
+        groups['workers']['hosts']['node3'].pop('kargo_node_labels', None)
+    run = site(inventory=bad_inventory(tmp_path, repository_beside_the_database))
+    assert run.rc != 0
+    assert ('kargo_node_labels: node2 carries kargo.backup_repository and kargo.postgis: the backups would be lost '
+            'with the database' in run.stdout), run.explain()
+    assert_nothing_done()
+
+
 def test_an_unreachable_host_is_named_before_anything(lab, tmp_path):
     def lost_worker(groups):
         groups['workers']['hosts']['node9'] = {'ansible_host': '10.76.0.99'}
@@ -185,6 +197,8 @@ def test_three_nodes_are_ready(deployed):
     assert nodes['node1'][1] == 'Leader'
     labels = json.loads(on_node('node1', 'docker', 'node', 'inspect', 'node2', '--format', '{{json .Spec.Labels}}').stdout)
     assert labels == {'kargo.postgis': 'true', 'kargo.geoserver': 'true'}
+    labels = json.loads(on_node('node1', 'docker', 'node', 'inspect', 'node3', '--format', '{{json .Spec.Labels}}').stdout)
+    assert labels == {'kargo.backup_repository': 'true'}
 
 
 def test_the_registry_serves_the_images_over_tls(deployed):
@@ -206,6 +220,8 @@ def test_tasks_run_where_labels_and_constraints_say(deployed):
     assert running_tasks(service('postgis_postgis')) == ['node2']
     # the scheduled backups beside the database: kargo_backup_root is on its node
     assert running_tasks(service('backup_backup')) == ['node2']
+    # pgBackRest's repository on another node than the database's
+    assert running_tasks(service('backup-repository_backup-repository')) == ['node3']
     assert running_tasks(service('proxy_proxy')) == ['node1']
     for name in REPLICATED:
         nodes = running_tasks(service(name))
@@ -601,6 +617,8 @@ def test_the_database_lost_with_its_volume_is_restored_from_the_backup_on_its_no
 
     again = site()
     assert again.rc == 0, again.explain()
+    # pgBackRest's repository on node3 outlived the database: left to it, and said so
+    assert 'holds the backups of another database' in ' '.join(again.messages('node1')), again.explain()
     empty = wait_for(lambda: database_query("SELECT to_regclass('lab_points') IS NULL"), 180, 'the new database')
     assert empty == 't'
     made_again = selfsigned_certificates()['node1']
@@ -611,6 +629,8 @@ def test_the_database_lost_with_its_volume_is_restored_from_the_backup_on_its_no
     said = ' '.join(restored.messages('node1'))
     assert 'Restored backup %s' % names[-1] in said and 'the files proxy_tls back in their folders' in said, \
         restored.explain()
+    # the repository follows the restored database from now on
+    assert 'it follows the restored one from now on' in said, said
     assert wait_for(lambda: database_query(LAB_DIGEST), 120, 'the restored database') == digest
     assert selfsigned_certificates() == dict((node, certificate) for node in NODES)
     assert serves_certificate(MANAGER_IP, 443, certificate)
@@ -621,18 +641,43 @@ def utc_now_in_database():
     return database_query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
 
 
-def test_the_database_goes_back_to_a_point_in_time_on_its_node(deployed):
-    """Swarm mode point-in-time recovery: the WAL archived on node2, a pgBackRest backup
-    made there by backup.yml; rows at T1, more at T2, restore to T1: the T1 rows only, and
-    the database takes writes again."""
+def repository_listing(node, folder):
+    """What pgBackRest's repository holds in `folder` (backup/kargo, archive/kargo), in the
+    backup-repository container on `node`."""
+    containers = task_containers(node, service('backup-repository_backup-repository'))
+    return on_node(node, 'docker', 'exec', containers[0], 'ls', '/var/lib/pgbackrest/' + folder).stdout.split()
+
+
+def test_the_database_goes_back_to_a_point_in_time_after_its_node_lost_it(deployed):
+    """Swarm mode point-in-time recovery from the repository on node3: a pgBackRest backup
+    there by backup.yml and the WAL archived there over SFTP; rows at T1, more at T2; node2
+    loses the database's volumes, site.yml makes a new empty database (the repository is
+    left to the one before); restore to T1: the T1 rows only, and the database takes
+    writes again, its WAL archived again."""
     made = run_playbook('playbooks/backup.yml', dict(SETTINGS), inventory=INVENTORY)
     assert made.rc == 0, made.explain()
-    assert 'Point in time: pgBackRest full backup' in ' '.join(made.messages('node1')), made.explain()
+    said = ' '.join(made.messages('node1'))
+    assert 'Point in time: pgBackRest full backup' in said, made.explain()
+    label = said.split('Point in time: pgBackRest full backup ')[1].split()[0]
+    assert label in repository_listing('node3', 'backup/kargo'), label
     wait_for(lambda: database_query("BEGIN; CREATE TABLE pitr_rows (id integer PRIMARY KEY, at text);"
                                     "INSERT INTO pitr_rows VALUES (1, 'T1'); COMMIT;") is not None, 60, 'the T1 row')
     t1 = wait_for(utc_now_in_database, 60, 'the time T1')
     time.sleep(2)
     wait_for(lambda: database_query("INSERT INTO pitr_rows VALUES (2, 'T2')") is not None, 60, 'the T2 row')
+    # the WAL up to now archived on node3 (check switches to a new segment and waits for it)
+    postgis = task_containers('node2', service('postgis_postgis'))[0]
+    on_node('node2', 'docker', 'exec', postgis, 'pgbackrest', 'check')
+
+    removed = run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_services=['postgis']), inventory=INVENTORY)
+    assert removed.rc == 0, removed.explain()
+    volumes = [service('postgis-' + name) for name in ('data', 'pitr', 'socket')]
+    wait_for(lambda: on_node('node2', 'docker', 'volume', 'rm', *volumes, check=False).returncode == 0, 120,
+             'the database volumes on node2 to be free, and removed')
+    again = site()
+    assert again.rc == 0, again.explain()
+    assert 'holds the backups of another database' in ' '.join(again.messages('node1')), again.explain()
+    assert wait_for(lambda: database_query("SELECT to_regclass('pitr_rows') IS NULL"), 180, 'the new database') == 't'
 
     restored = run_playbook('playbooks/restore.yml', dict(SETTINGS, kargo_restore_time=t1), inventory=INVENTORY)
     assert restored.rc == 0, restored.explain()
@@ -643,6 +688,8 @@ def test_the_database_goes_back_to_a_point_in_time_on_its_node(deployed):
     wait_for(lambda: database_query("INSERT INTO pitr_rows VALUES (3, 'after')") is not None, 60, 'a write after it')
     assert wait_for(lambda: database_query("SELECT count(*) FROM pitr_rows"), 60, 'the rows after it') == '2'
     assert running_tasks(service('postgis_postgis')) == ['node2']
+    # archived on node3 again: the repository follows the database it brought back
+    on_node('node2', 'docker', 'exec', task_containers('node2', service('postgis_postgis'))[0], 'pgbackrest', 'check')
 
 
 def test_a_lost_worker_is_replaced_and_rejoins(deployed):

@@ -534,3 +534,63 @@ def test_after_a_point_in_time_restore_the_wait_ends_when_the_server_takes_write
 def test_a_server_that_keeps_replaying_is_named_after_the_timeout():
     with pytest.raises(kargo_backup.Refused, match='does not take writes after 0 s: it is still replaying the WAL'):
         kargo_backup.wait_until_writable(ReplayingServer(['t']), timeout=0)
+
+
+# pgBackRest's info with a stanza whose db history has two systems (the second current)
+INFO_TWO_SYSTEMS = [{'name': 'kargo', 'db': [{'id': 1, 'system-id': 7111, 'version': '17'},
+                                             {'id': 2, 'system-id': 7222, 'version': '17'}], 'backup': []}]
+INFO_NO_STANZA = [{'name': 'kargo', 'db': [], 'backup': [], 'status': {'code': 1, 'message': 'missing stanza path'}}]
+
+
+class PgBackRestServer(object):
+    """A server answering pgBackRest's info with `info`, its system identifier, and
+    recording the pgBackRest commands run."""
+
+    def __init__(self, info, system_id):
+        self.info, self.system_id, self.commands = info, system_id, []
+
+    def wait_until_ready(self):
+        return {}
+
+    def sql(self, database, statement):
+        assert 'system_identifier' in statement
+        return '%d\n' % self.system_id
+
+    def run(self, argv, stdin=None):
+        command = [a for a in argv[1:] if not a.startswith('--log-level')]
+        self.commands.append(command)
+        if command[0] == 'info':
+            return json.dumps(self.info)
+        return 'stanza-create for stanza kargo: completed' if command[0] == 'stanza-create' else ''
+
+
+def test_the_repository_follows_the_newest_system_of_its_history():
+    assert kargo_backup.repository_system_id(INFO_TWO_SYSTEMS) == 7222
+    assert kargo_backup.repository_system_id(INFO_NO_STANZA) is None
+    assert kargo_backup.repository_system_id([]) is None
+
+
+def test_the_stanza_is_made_in_an_empty_repository_and_for_the_database_it_follows():
+    empty = PgBackRestServer(INFO_NO_STANZA, 7333)
+    assert kargo_backup.pitr_init(empty) == {'changed': True, 'other_database': None}
+    assert [c[0] for c in empty.commands] == ['info', 'stanza-create']
+    same = PgBackRestServer(INFO_TWO_SYSTEMS, 7222)
+    assert kargo_backup.pitr_init(same)['other_database'] is None
+    assert [c[0] for c in same.commands] == ['info', 'stanza-create']
+
+
+def test_a_repository_that_outlived_its_database_is_left_to_it():
+    # the database made anew beside it: its backups restore the one before (to a time)
+    new = PgBackRestServer(INFO_TWO_SYSTEMS, 7333)
+    assert kargo_backup.pitr_init(new) == {'changed': False, 'other_database': 7222}
+    assert [c[0] for c in new.commands] == ['info']
+
+
+def test_after_a_logical_restore_into_a_new_database_the_repository_follows_it():
+    new = PgBackRestServer(INFO_TWO_SYSTEMS, 7333)
+    assert kargo_backup.pitr_follow(new) is True
+    assert [c[0] for c in new.commands] == ['info', 'stanza-upgrade']
+    for info, system_id in ((INFO_TWO_SYSTEMS, 7222), (INFO_NO_STANZA, 7333)):
+        server = PgBackRestServer(info, system_id)
+        assert kargo_backup.pitr_follow(server) is False
+        assert [c[0] for c in server.commands] == ['info']

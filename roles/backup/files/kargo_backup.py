@@ -721,7 +721,7 @@ def swap_in(server, name, restored, stamp, existing, attempts=20):
     return kept
 
 
-def restore(server, root, wanted=None, file_sets=()):
+def restore(server, root, wanted=None, file_sets=(), pitr=False):
     name, manifest = choose_backup(root, wanted)
     folder = os.path.join(root, name)
     info = server.wait_until_ready()
@@ -743,8 +743,10 @@ def restore(server, root, wanted=None, file_sets=()):
         kept[db] = swap_in(server, db, restored[db], stamp, existing)
         log('%s is the restored one%s' % (db, ', the old one kept as %s' % kept[db] if kept[db] else ''))
     restored_sets = restore_file_sets(name, folder, manifest, file_sets)
+    followed = pitr_follow(server) if pitr else False
     update_status(root, last_restore='backup %s' % name, last_restore_finished=datetime.datetime.now(datetime.timezone.utc).isoformat())
     return {'changed': True, 'name': name, 'restored': sorted(restored), 'file_sets': restored_sets,
+            'pitr_followed': followed,
             'kept': dict((db, old) for db, old in kept.items() if old),
             'verified': 'every table matches the manifest (rows, SRIDs, geometry hashes)', 'seconds': timings.seconds}
 
@@ -834,15 +836,45 @@ def pitr_backup(server, full_every_days):
             'oldest_time': oldest_restorable_time(info).isoformat()}
 
 
+def repository_system_id(info):
+    """The system identifier of the database pgBackRest's repository follows (the newest
+    entry of the db history in `pgbackrest info --output=json`); None without a stanza."""
+    history = [db for stanza in info for db in stanza.get('db', [])]
+    return max(history, key=lambda db: db['id'])['system-id'] if history else None
+
+
+def server_system_id(server):
+    return int(server.sql('postgres', 'SELECT system_identifier FROM pg_control_system()').strip())
+
+
 def pitr_init(server):
     """pgBackRest's stanza in its repository, once: until it exists the server's
-    archive-push fails and its WAL waits in pg_wal."""
+    archive-push fails and its WAL waits in pg_wal. A repository that outlived its
+    database (on a node of its own) follows another database system than this new one:
+    left as it is (its backups restore that database: a restore to a time), said in
+    `other_database`."""
     server.wait_until_ready()
+    followed = repository_system_id(pitr_info(server))
+    if followed is not None and followed != server_system_id(server):
+        log('pgBackRest: the repository holds the backups of another database (system %s), not of this new one: '
+            'left as it is' % followed)
+        return {'changed': False, 'other_database': followed}
     said = server.run(['pgbackrest', '--log-level-console=info', 'stanza-create'])
     made = 'already exists' not in said
     if made:
         log('pgBackRest: stanza created, the WAL is archived from now on')
-    return {'changed': made}
+    return {'changed': made, 'other_database': None}
+
+
+def pitr_follow(server):
+    """After a logical restore into a database made anew beside a repository that outlived
+    the one before: the repository follows this one from now on (stanza-upgrade; the
+    backups of the one before stay in it as its prior history). Whether it had to."""
+    if repository_system_id(pitr_info(server)) in (None, server_system_id(server)):
+        return False
+    pgbackrest(server, 'stanza-upgrade')
+    log('pgBackRest: the repository follows the restored database from now on')
+    return True
 
 
 def wait_until_writable(server, timeout):
@@ -1075,7 +1107,7 @@ def run_command(args):
             return backup(server, args.root, pitr_full_days, args.files)
         if args.command == 'pitr-restore':
             return pitr_restore(server, args.root, args.time)
-        return restore(server, args.root, args.wanted, args.files)
+        return restore(server, args.root, args.wanted, args.files, args.pitr)
 
 
 def main(argv=None):
