@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import re
 
 from ansible_collections.geostack.kargo.plugins.module_utils.change_plan import (
@@ -20,6 +21,24 @@ PROJECT_LABEL = 'com.docker.compose.project'
 SERVICE_LABEL = 'com.docker.compose.service'
 ONEOFF_LABEL = 'com.docker.compose.oneoff'
 PROJECT_NAME = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
+
+
+# A container without a healthcheck counts as up once it has run this long: one that
+# crashes at once (a bad command, a missing file) is then seen exited, not taken as up
+# because the first look came before it died.
+SETTLE_SECONDS = 2.0
+
+
+def seconds_running(started_at, now):
+    """Seconds since Docker's State.StartedAt (RFC 3339, nanoseconds, UTC) at `now` (an
+    aware datetime); a time Docker did not set (0001-01-01) or cannot be read is 0."""
+    match = re.match(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$', started_at or '')
+    if not match or match.group(1).startswith('0001-'):
+        return 0.0
+    zone = '+00:00' if match.group(3) == 'Z' else match.group(3)
+    started = datetime.datetime.fromisoformat(match.group(1) + zone)
+    started += datetime.timedelta(microseconds=int((match.group(2) or '0')[:6].ljust(6, '0')))
+    return max(0.0, (now - started).total_seconds())
 
 
 def desired_replicas(service):
@@ -132,7 +151,8 @@ class ComposeProject(object):
         return present
 
     # ------------------------------------------------------------ waiting
-    def _verdict(self, service, containers, replicas):
+    def _verdict(self, service, containers, replicas, now=None):
+        now = now or datetime.datetime.now(datetime.timezone.utc)
         if len(containers) < replicas:
             return Verdict(service, Verdict.WAITING, '%d of %d containers exist' % (len(containers), replicas))
         for container in containers:
@@ -150,6 +170,8 @@ class ComposeProject(object):
                 return Verdict(service, Verdict.WAITING, 'container %s is %s' % (container['Name'].lstrip('/'), state['Status']))
             if health and health != 'healthy':
                 return Verdict(service, Verdict.WAITING, 'container %s is %s' % (container['Name'].lstrip('/'), health))
+            if not health and seconds_running(state.get('StartedAt'), now) < SETTLE_SECONDS:
+                return Verdict(service, Verdict.WAITING, 'container %s has just started' % container['Name'].lstrip('/'))
         return Verdict(service, Verdict.READY)
 
     def readiness(self):

@@ -30,7 +30,11 @@ if [ "${1:-}" = --check ]; then
   echo "would reload"
   exit 0
 fi
-nginx -t -q 2>&1 || exit 1
+# what nginx -t says is shown only when it refuses the site (njs says a notice each time)
+if ! tested=$(nginx -t -q 2>&1); then
+  printf '%s\n' "$tested"
+  exit 1
+fi
 nginx -s reload 2>&1 | grep -v 'signal process started' >&2 || true
 printf '%s\n' "$now" > "$applied"
 echo reloaded
