@@ -408,8 +408,12 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed, tmp_pa
     # QGIS Server's log level is in its environment (the service definition), the style in a config
     assert planned[service('qgis-server')] == [('qgis-server', 'update', ['definition changed'])], planned
     assert planned[service('tileserver-gl')] == [('tileserver-gl', 'update', ['config:style_json changed'])], planned
+    # the user's certificate is not backed up (it comes from the controller): the scheduled
+    # backups' service no longer mounts the proxy's certificate folder
+    assert planned[service('backup')] == [('backup', 'update', ['definition changed', 'volume:/opt/kargo/proxy/tls changed'])], \
+        planned
     for stack in STACKS:
-        if stack not in ROLLED:
+        if stack not in ROLLED + ('backup',):
             assert all(action == 'unchanged' for _s, action, _r in planned[service(stack)]), planned
     assert service_versions() == versions
 
@@ -430,7 +434,7 @@ def test_check_mode_plans_exactly_the_update_the_run_then_makes(deployed, tmp_pa
     assert applied.deploy_plans('node1')[0] == planned
     after = service_versions()
     assert [name for name in sorted(after) if after[name] != versions[name]] == \
-        sorted(service('%s_%s' % (stack, stack)) for stack in ROLLED)
+        sorted(service('%s_%s' % (stack, stack)) for stack in ROLLED + ('backup',))
     assert 'QGIS_SERVER_LOG_LEVEL=0' in container_spec(service('qgis-server_qgis-server'))['Env']
     # the proxy: the same container, its site copied to every node, the new setting served
     assert task_containers('node1', service('proxy_proxy')) == proxy_container

@@ -594,3 +594,23 @@ def test_after_a_logical_restore_into_a_new_database_the_repository_follows_it()
         server = PgBackRestServer(info, system_id)
         assert kargo_backup.pitr_follow(server) is False
         assert [c[0] for c in server.commands] == ['info']
+
+
+def test_a_point_in_time_restore_waits_until_the_server_has_left_its_data_directory(tmp_path):
+    pid_file = tmp_path / 'postmaster.pid'
+    pid_file.write_text('42\n')
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        if len(slept) == 3:
+            pid_file.unlink()
+    kargo_backup.wait_until_stopped(str(tmp_path), 60, clock=lambda: len(slept), sleep=sleep)
+    assert slept == [1, 1, 1]
+
+
+def test_a_server_that_does_not_stop_is_named_after_the_timeout(tmp_path):
+    (tmp_path / 'postmaster.pid').write_text('42\n')
+    ticks = iter(range(0, 1000, 10))
+    with pytest.raises(kargo_backup.Refused, match='the database still runs on .* after 30 s .*postmaster.pid is there'):
+        kargo_backup.wait_until_stopped(str(tmp_path), 30, clock=lambda: next(ticks), sleep=lambda s: None)

@@ -310,7 +310,9 @@ class Server(object):
     def run(self, argv, stdin=None):
         done = subprocess.run(argv, env=self.env, input=stdin, capture_output=True, text=True, **as_postgres())
         if done.returncode != 0:
-            raise Refused('%s failed (rc %d): %s' % (argv[0], done.returncode, done.stderr.strip()[-2000:]))
+            # pgBackRest says its errors on stdout (log-level-console) and may leave stderr empty
+            said = done.stderr.strip() or done.stdout.strip()
+            raise Refused('%s failed (rc %d): %s' % (argv[0], done.returncode, said[-2000:]))
         return done.stdout
 
     def sql(self, database, statement):
@@ -905,10 +907,24 @@ def pitr_check(server, text):
     return {'changed': False, 'target': wanted.isoformat(), 'oldest': oldest.isoformat()}
 
 
+def wait_until_stopped(data_dir, timeout, clock=time.monotonic, sleep=time.sleep):
+    """Until the server has left its data directory (no postmaster.pid): a swarm service
+    scaled to 0 may still be shutting down (its last checkpoint, its archiver's last
+    tries) when the scale returns."""
+    pid_file = os.path.join(data_dir, 'postmaster.pid')
+    deadline = clock() + timeout
+    while os.path.exists(pid_file):
+        if clock() > deadline:
+            raise Refused('the database still runs on %s after %d s (%s is there): a point-in-time restore '
+                          'needs it stopped' % (data_dir, timeout, pid_file))
+        sleep(1)
+
+
 def pitr_restore(server, root, text):
     """Into the stopped database's data directory; it replays the WAL up to `text` when it
     starts, then opens for writing (a new timeline)."""
     wanted = parse_restore_time(text)
+    wait_until_stopped(os.environ.get('PGBACKREST_PG1_PATH', '/var/lib/postgresql/data'), 180)
     log('pgBackRest: restoring the database as it was at %s' % wanted.isoformat())
     pgbackrest(server, 'restore', '--delta', '--type=time', '--target=' + wanted.isoformat(sep=' '),
                '--target-action=promote')
