@@ -158,6 +158,14 @@ def with_bad_files(directory, files):
     return paths
 
 
+def program_output(result):
+    """The end of what a failed command printed: its message alone says only 'non-zero return code'."""
+    if result.get('msg') != 'non-zero return code':
+        return ''
+    said = (result.get('stderr') or result.get('stdout') or '').strip()
+    return ' | output: %s' % said[-800:] if said else ''
+
+
 class PlaybookRun(object):
     """What one ansible-playbook run reported (ansible.posix.json callback)."""
 
@@ -208,7 +216,7 @@ class PlaybookRun(object):
         for name, result in self.task_results(host):
             if result.get('failed') and not result.get('skipped'):
                 items = [r for r in result.get('results', []) if r.get('failed')] or [result]
-                messages.extend('%s: %s' % (name, item.get('msg', '')) for item in items)
+                messages.extend('%s: %s%s' % (name, item.get('msg', ''), program_output(item)) for item in items)
         return messages
 
     def hosts(self):
