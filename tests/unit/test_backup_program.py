@@ -68,6 +68,51 @@ def test_table_summary_sorts_srids_and_empties_an_empty_table():
         {'rows': 0, 'geometry': {'geom': {'srids': [], 'hash': None}}}
 
 
+
+def test_a_description_keeps_each_tables_key_and_hashes_in_the_manifests_key_order():
+    asked = []
+
+    def json_of(query):
+        asked.append(query)
+        if query == kargo_backup.TABLES_QUERY:
+            # being restored: no primary key yet
+            return [{'schema': 'public', 'table': 'a', 'key': None, 'geometry': ['geom']}]
+        if query == kargo_backup.EXTENSIONS_QUERY:
+            return {'postgis': '3.5.2'}
+        return {'rows': 2, 'geometry': {'geom': {'srids': [4326], 'hash': 'h1'}}}
+
+    described = kargo_backup.describe(json_of, keys={'"public"."a"': ['id']})
+    assert described['tables'] == {'"public"."a"': {'rows': 2, 'key': ['id'],
+                                                    'geometry': {'geom': {'srids': [4326], 'hash': 'h1'}}}}
+    assert 'ORDER BY "id"' in asked[1]
+    assert kargo_backup.describe(json_of)['tables']['"public"."a"']['key'] is None
+
+
+def test_the_keys_of_a_manifest_or_none_when_it_is_older_than_them():
+    assert kargo_backup.saved_keys({'tables': {'a': {'rows': 1, 'key': ['id']}, 'b': {'rows': 0, 'key': None}}}) == \
+        {'a': ['id'], 'b': None}
+    assert kargo_backup.saved_keys({'tables': {'a': {'rows': 1, 'key': ['id']}, 'b': {'rows': 0}}}) is None
+    assert kargo_backup.saved_keys({'tables': {}}) == {}
+
+
+def test_a_section_of_a_dump_is_restored_in_jobs():
+    argv = kargo_backup.restore_argv('gis_kargo_restoring', '/b/gis.dump', 'post-data')
+    assert argv[:2] == ['pg_restore', '--exit-on-error'] and '--jobs' in argv
+    assert argv[-3:] == ['gis_kargo_restoring', '--section=post-data', '/b/gis.dump']
+    assert '--section' not in ' '.join(kargo_backup.restore_argv('gis', '/b/gis.dump', None))
+
+
+def test_the_work_done_while_restoring_is_kept_and_a_failed_pg_restore_fails(monkeypatch):
+    class Server(object):
+        env = dict(os.environ)
+
+    monkeypatch.setattr(kargo_backup, 'restore_argv', lambda target, dump, section: ['sh', '-c', 'sleep 0.2'])
+    assert kargo_backup.while_restoring(Server(), 't', 'd', 'post-data', lambda: 'described') == 'described'
+    monkeypatch.setattr(kargo_backup, 'restore_argv',
+                        lambda target, dump, section: ['sh', '-c', 'echo "no such index" >&2; exit 3'])
+    with pytest.raises(kargo_backup.Refused, match=r'pg_restore failed \(rc 3\): no such index'):
+        kargo_backup.while_restoring(Server(), 't', 'd', 'post-data', lambda: 'described')
+
 SAVED = {'extensions': {'plpgsql': '1.0', 'postgis': '3.5.2'},
          'tables': {'"public"."a"': {'rows': 2, 'geometry': {'geom': {'srids': [4326], 'hash': 'h1'}}},
                     '"public"."b"': {'rows': 5, 'geometry': {}}}}
