@@ -2,11 +2,11 @@
 
 The test files that make labs of hosts (containers acting as hosts, each with its own
 engine, subnet and prefix) run in the "lab" stream; every other file, the unit tests
-first, in the "main" stream. test_registry's lab runs in the main stream: the lab stream
-is the longer one (a cold run at f79bd2a: main 48 min, lab 56 min, the machine's two
-cores busy all along), and its labs have their own subnets. Most of a test's time is Ansible working one task at a
-time, or waiting for a service to get healthy, so one stream leaves most of the
-machine's second core idle: together they take a little more than the longer one.
+first, in the "main" stream, with test_registry's lab (its own subnet too): the lab
+stream was the longer one (a cold run at f79bd2a: main 48 min, lab 56 min). Most of a
+test's time is Ansible working one task at a time, or waiting for a service to get
+healthy, so the two streams share the machine's two cores: together they take a little
+more than the longer one.
 
 The images both streams use are built first, once (kargo_testlib.build_shared_images):
 two builds of one tag at once would each do the work. Each stream's lines are printed as
