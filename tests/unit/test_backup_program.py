@@ -102,16 +102,13 @@ def test_a_section_of_a_dump_is_restored_in_jobs():
     assert '--section' not in ' '.join(kargo_backup.restore_argv('gis', '/b/gis.dump', None))
 
 
-def test_the_work_done_while_restoring_is_kept_and_a_failed_pg_restore_fails(monkeypatch):
+def test_the_work_done_while_a_program_runs_is_kept_and_a_failed_program_fails():
     class Server(object):
         env = dict(os.environ)
 
-    monkeypatch.setattr(kargo_backup, 'restore_argv', lambda target, dump, section: ['sh', '-c', 'sleep 0.2'])
-    assert kargo_backup.while_restoring(Server(), 't', 'd', 'post-data', lambda: 'described') == 'described'
-    monkeypatch.setattr(kargo_backup, 'restore_argv',
-                        lambda target, dump, section: ['sh', '-c', 'echo "no such index" >&2; exit 3'])
-    with pytest.raises(kargo_backup.Refused, match=r'pg_restore failed \(rc 3\): no such index'):
-        kargo_backup.while_restoring(Server(), 't', 'd', 'post-data', lambda: 'described')
+    assert kargo_backup.while_running(Server(), ['sh', '-c', 'sleep 0.2'], lambda: 'described') == 'described'
+    with pytest.raises(kargo_backup.Refused, match=r'sh failed \(rc 3\): no such index'):
+        kargo_backup.while_running(Server(), ['sh', '-c', 'echo "no such index" >&2; exit 3'], lambda: 'described')
 
 SAVED = {'extensions': {'plpgsql': '1.0', 'postgis': '3.5.2'},
          'tables': {'"public"."a"': {'rows': 2, 'geometry': {'geom': {'srids': [4326], 'hash': 'h1'}}},

@@ -599,18 +599,24 @@ def dump_and_describe(server, database, path):
     snapshot = Snapshot(server, database)
     try:
         # zstd: half the time of the default gzip, and a smaller file (PostgreSQL 16 and later)
-        dump = subprocess.Popen(['pg_dump', '-Fc', '--compress=zstd', '--no-password', '--snapshot=' + snapshot.id, '-d', database, '-f', path],
-                                env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                **as_postgres())
-        try:
-            described = describe(snapshot.json)
-        finally:
-            errors = dump.communicate()[1]
-        if dump.returncode != 0:
-            raise Refused('pg_dump failed (rc %d): %s' % (dump.returncode, errors.strip()[-2000:]))
+        return while_running(server, ['pg_dump', '-Fc', '--compress=zstd', '--no-password', '--snapshot=' + snapshot.id,
+                                      '-d', database, '-f', path], lambda: describe(snapshot.json))
     finally:
         snapshot.close()
-    return described
+
+
+def while_running(server, argv, work):
+    """work()'s answer, got while a program of the server runs (as Server.run would run
+    it); the program's failure fails the whole."""
+    process = subprocess.Popen(argv, env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               **as_postgres())
+    try:
+        answer = work()
+    finally:
+        errors = process.communicate()[1]
+    if process.returncode != 0:
+        raise Refused('%s failed (rc %d): %s' % (argv[0], process.returncode, errors.strip()[-2000:]))
+    return answer
 
 
 def finish_backup(server, root, started, name, folder, final, timings, file_sets):
@@ -702,15 +708,16 @@ def restore_database(server, folder, name, saved, timings):
     keys = saved_keys(saved)
     if keys is None:
         with timings.phase('pg_restore'):
-            restore_section(server, target, dump, None)
+            server.run(restore_argv(target, dump, None))
         restored = None
     else:
         with timings.phase('pg_restore: tables and rows'):
-            restore_section(server, target, dump, 'pre-data')
-            restore_section(server, target, dump, 'data')
+            server.run(restore_argv(target, dump, 'pre-data'))
+            server.run(restore_argv(target, dump, 'data'))
         # the rows are all there: they are compared while the indexes are built
         with timings.phase('pg_restore: indexes and constraints, meanwhile compared with the manifest'):
-            restored = while_restoring(server, target, dump, 'post-data', lambda: server.describe(target, keys))
+            restored = while_running(server, restore_argv(target, dump, 'post-data'),
+                                     lambda: server.describe(target, keys))
     # a dump holds no planner statistics: without them the map servers' queries get other
     # plans (slower, and returning features in another order) until autovacuum comes by
     with timings.phase('ANALYZE'):
@@ -731,24 +738,6 @@ def restore_argv(target, dump, section):
     tables load and indexes build side by side."""
     return (['pg_restore', '--exit-on-error', '--no-password', '--jobs', str(os.cpu_count() or 1), '-d', target]
             + (['--section=' + section] if section else []) + [dump])
-
-
-def restore_section(server, target, dump, section):
-    server.run(restore_argv(target, dump, section))
-
-
-def while_restoring(server, target, dump, section, work):
-    """work()'s answer, got while pg_restore restores a section; a failed pg_restore
-    fails the restore."""
-    process = subprocess.Popen(restore_argv(target, dump, section), env=server.env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, **as_postgres())
-    try:
-        answer = work()
-    finally:
-        errors = process.communicate()[1]
-    if process.returncode != 0:
-        raise Refused('pg_restore failed (rc %d): %s' % (process.returncode, errors.strip()[-2000:]))
-    return answer
 
 
 def swap_in(server, name, restored, stamp, existing, attempts=20):
