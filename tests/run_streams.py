@@ -10,7 +10,9 @@ more than the longer one.
 
 The images both streams use are built first, once (kargo_testlib.build_shared_images):
 two builds of one tag at once would each do the work. Each stream's lines are printed as
-they come, behind its name; the exit status is the first stream's that failed.
+they come, behind its name; the exit status is the first stream's that failed. The
+failed tests' summary lines are printed again at the very end, where a CI log's tail
+shows them.
 
     python tests/run_streams.py [--integration-only]
 """
@@ -32,7 +34,7 @@ LAB_FILES = (
 def stream_commands(python, integration_only=False):
     """{stream name: pytest command}: the lab files in one, everything else in the other,
     each with its own temporary folder and no shared pytest cache."""
-    common = ['-v', '-rs', '-p', 'no:cacheprovider']
+    common = ['-v', '-rfEs', '-p', 'no:cacheprovider']
     main_paths = ['tests/integration'] if integration_only else ['tests/unit', 'tests/integration']
     return {
         'main': [python, '-m', 'pytest'] + main_paths + ['--ignore=' + path for path in LAB_FILES]
@@ -51,26 +53,34 @@ def labelled(name, line, width=4):
     return '%-*s | %s' % (width, name, line)
 
 
-def follow(name, process, lock):
+def is_failure_summary(line):
+    """A line of pytest's short summary (-rfE) naming a failed test or an error."""
+    return line.startswith(('FAILED ', 'ERROR '))
+
+
+def follow(name, process, lock, failures):
     for line in process.stdout:
         with lock:
             sys.stdout.write(labelled(name, line))
             sys.stdout.flush()
+        if is_failure_summary(line):
+            failures.append(labelled(name, line))
 
 
 def run_streams(commands):
-    """Start every command at once; print each one's lines behind its name; {name: return code}."""
+    """Start every command at once; print each one's lines behind its name.
+    ({name: return code}, [the failed tests' summary lines, labelled])."""
     lock = threading.Lock()
-    processes, readers = {}, []
+    processes, readers, failures = {}, [], []
     for name, command in commands.items():
         processes[name] = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                            text=True, bufsize=1)
-        reader = threading.Thread(target=follow, args=(name, processes[name], lock))
+        reader = threading.Thread(target=follow, args=(name, processes[name], lock, failures))
         reader.start()
         readers.append(reader)
     for reader in readers:
         reader.join()
-    return dict((name, process.wait()) for name, process in processes.items())
+    return dict((name, process.wait()) for name, process in processes.items()), failures
 
 
 def main(argv):
@@ -79,9 +89,11 @@ def main(argv):
     from kargo_testlib import build_shared_images
     build_shared_images(lambda step: print('[test]   %s (at %.0f s)' % (step, time.monotonic() - started), flush=True))
     print('[time] shared images: %.0f s' % (time.monotonic() - started), flush=True)
-    codes = run_streams(stream_commands(sys.executable, integration_only='--integration-only' in argv))
+    codes, failures = run_streams(stream_commands(sys.executable, integration_only='--integration-only' in argv))
     for name, code in codes.items():
         print('[test] stream %s: %s' % (name, 'passed' if code == 0 else 'FAILED (pytest exit status %d)' % code))
+    if failures:
+        print('[test] what failed:\n' + ''.join(failures), end='')
     print('[time] tests: %.0f s' % (time.monotonic() - started), flush=True)
     return exit_status(codes)
 

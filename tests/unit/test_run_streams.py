@@ -5,7 +5,8 @@ import sys
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TESTS)
-from run_streams import LAB_FILES, ROOT, exit_status, labelled, stream_commands  # noqa: E402
+from run_streams import (LAB_FILES, ROOT, exit_status, is_failure_summary, labelled, run_streams,  # noqa: E402
+                         stream_commands)
 
 
 def test_every_test_file_runs_in_exactly_one_stream():
@@ -42,3 +43,13 @@ def test_the_run_fails_when_either_stream_fails():
 def test_lines_are_labelled_with_their_stream():
     assert labelled('lab', 'PASSED\n') == 'lab  | PASSED\n'
     assert labelled('main', 'x\n') == 'main | x\n'
+
+
+def test_the_failed_tests_are_printed_again_at_the_end():
+    """Both streams' failures, labelled, after both finished: a CI log's tail names them."""
+    script = ("import sys; print('tests/a.py::t PASSED'); print('FAILED tests/a.py::t - assert 1 == 2');"
+              "print('ERROR tests/b.py::u - fixture'); sys.exit(1)")
+    codes, failures = run_streams({'main': [sys.executable, '-c', script], 'lab': [sys.executable, '-c', 'print(1)']})
+    assert codes == {'main': 1, 'lab': 0}
+    assert failures == ['main | FAILED tests/a.py::t - assert 1 == 2\n', 'main | ERROR tests/b.py::u - fixture\n']
+    assert not is_failure_summary('tests/a.py::t FAILED [ 50%]\n')
