@@ -24,6 +24,15 @@ class Verdict(object):
         self.reason = reason
 
 
+def not_positive_seconds(params, *names):
+    """The message refusing the first of these parameters (seconds) that is not a positive
+    number, or None."""
+    for name in names:
+        if params.get(name) is not None and params[name] <= 0:
+            return '%s must be a positive number of seconds, not %s' % (name, params[name])
+    return None
+
+
 def wait_for(look, timeout, describe_failure, interval=0.5, clock=time.monotonic, sleep=time.sleep):
     """Poll `look()` (a list of Verdicts) until all are ready.
 

@@ -179,7 +179,7 @@ from ansible_collections.geostack.kargo.plugins.module_utils.compose_project imp
 from ansible_collections.geostack.kargo.plugins.module_utils.compose_sources import SOURCE_ARGS, ComposeSources
 from ansible_collections.geostack.kargo.plugins.module_utils.docker_client import (
     CONNECTION_ARGS, DockerClient, DockerCommandError)
-from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure
+from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, not_positive_seconds
 
 
 def main():
@@ -201,8 +201,9 @@ def main():
     if not PROJECT_NAME.match(params['project_name']):
         module.fail_json(msg="project_name '%s' is not valid: use lower-case letters, digits, '-' and '_', "
                              "starting with a letter or digit" % params['project_name'])
-    if params['wait_timeout'] <= 0:
-        module.fail_json(msg='wait_timeout must be a positive number of seconds, not %s' % params['wait_timeout'])
+    timeout_problem = not_positive_seconds(params, 'wait_timeout')
+    if timeout_problem:
+        module.fail_json(msg=timeout_problem)
 
     sources = None
     if state != 'absent':

@@ -99,7 +99,7 @@ from ansible_collections.geostack.kargo.plugins.module_utils.compose_project imp
 from ansible_collections.geostack.kargo.plugins.module_utils.compose_sources import ComposeSources
 from ansible_collections.geostack.kargo.plugins.module_utils.docker_client import (
     CONNECTION_ARGS, DockerClient, DockerCommandError)
-from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure
+from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, not_positive_seconds
 
 
 def main():
@@ -120,8 +120,9 @@ def main():
         for path in project['files']:
             if not os.path.isfile(path):
                 module.fail_json(msg="projects: compose file %s of project '%s' does not exist" % (path, project['name']))
-    if params['wait_timeout'] <= 0:
-        module.fail_json(msg='wait_timeout must be a positive number of seconds, not %s' % params['wait_timeout'])
+    timeout_problem = not_positive_seconds(params, 'wait_timeout')
+    if timeout_problem:
+        module.fail_json(msg=timeout_problem)
     client = DockerClient(module)
     try:
         projects = [ComposeProject(client, project['name'], ComposeSources(project['files'], None, None))

@@ -92,7 +92,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.geostack.kargo.plugins.module_utils.http_checks import check_urls
-from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure
+from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, not_positive_seconds
 
 
 def main():
@@ -109,6 +109,9 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    timeout_problem = not_positive_seconds(params, 'timeout', 'request_timeout')
+    if timeout_problem:
+        module.fail_json(msg=timeout_problem)
     checks = [{'name': name, 'url': params['base_url'] + str(url)} for name, url in params['urls'].items()]
 
     def fetch(url):

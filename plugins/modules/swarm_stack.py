@@ -155,7 +155,7 @@ from ansible_collections.geostack.kargo.plugins.module_utils.compose_sources imp
 from ansible_collections.geostack.kargo.plugins.module_utils.docker_client import (
     CONNECTION_ARGS, DockerClient, DockerCommandError)
 from ansible_collections.geostack.kargo.plugins.module_utils.swarm_stack import STACK_NAME, SwarmStack
-from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure
+from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, not_positive_seconds
 
 
 def main():
@@ -174,8 +174,9 @@ def main():
 
     if not STACK_NAME.match(params['name']):
         module.fail_json(msg="name '%s' is not a valid stack name: use letters, digits, '-' and '_'" % params['name'])
-    if params['wait_timeout'] <= 0:
-        module.fail_json(msg='wait_timeout must be a positive number of seconds, not %s' % params['wait_timeout'])
+    timeout_problem = not_positive_seconds(params, 'wait_timeout')
+    if timeout_problem:
+        module.fail_json(msg=timeout_problem)
 
     sources = None
     if params['state'] == 'present':

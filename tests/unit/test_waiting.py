@@ -7,7 +7,7 @@ from ansible_collections.geostack.kargo.plugins.module_utils.swarm_membership im
 from ansible_collections.geostack.kargo.plugins.module_utils.swarm_stack import (
     _timestamp, content_named_objects, update_failure)
 from ansible_collections.geostack.kargo.plugins.module_utils.waiting import (
-    ServiceFailure, Verdict, format_failure, format_failures, wait_for)
+    ServiceFailure, Verdict, format_failure, format_failures, not_positive_seconds, wait_for)
 
 
 class Clock(object):
@@ -90,3 +90,11 @@ def test_an_update_fails_the_run_when_it_undid_this_run_or_is_stuck(status, depl
     assert bool(failure) == fails, failure
     if fails:
         assert failure == 'update %s: update %s' % (status['State'], status['State'])
+
+
+def test_a_timeout_that_is_not_positive_is_refused_by_name():
+    assert not_positive_seconds({'timeout': 30, 'request_timeout': 10}, 'timeout', 'request_timeout') is None
+    assert not_positive_seconds({'timeout': 30, 'request_timeout': 0}, 'timeout', 'request_timeout') == \
+        'request_timeout must be a positive number of seconds, not 0'
+    assert not_positive_seconds({'wait_timeout': -5}, 'wait_timeout') == 'wait_timeout must be a positive number of seconds, not -5'
+    assert not_positive_seconds({'wait_timeout': None}, 'wait_timeout') is None
