@@ -60,13 +60,22 @@ def content_named_objects(stack, model, project_dir):
 
 
 class SwarmStack(object):
-    def __init__(self, client, name, sources, check_mode=False):
+    """A stack: deployed from its compose files (sources), or, without them, only waited
+    for (service_names: the services to wait for; deployed_at: when its deploy ran, as
+    time.time(), None when nothing was deployed)."""
+
+    def __init__(self, client, name, sources, check_mode=False, service_names=None, deployed_at=None):
         self.client = client
         self.name = name
         self.sources = sources
         self.check_mode = check_mode
         self.commands = []
-        self.deployed_at = None
+        self.deployed_at = deployed_at
+        self._service_names = service_names
+
+    @property
+    def service_names(self):
+        return sorted(self.sources.services) if self.sources else sorted(self._service_names or [])
 
     def full_name(self, service):
         return '%s_%s' % (self.name, service)
@@ -198,25 +207,24 @@ class SwarmStack(object):
             return Verdict(name, Verdict.WAITING, '%d old tasks still stopping' % len(stopping))
         return Verdict(name, Verdict.READY)
 
+    def look(self):
+        """One look at the stack: a Verdict per service (Verdict.stack: this stack)."""
+        services = self.services()
+        self._last_services = services
+        tasks = {}
+        if services:  # one call for every service's tasks
+            for task in self.client.api.tasks(filters={'service': [s['ID'] for s in services.values()]}):
+                tasks.setdefault(task['ServiceID'], []).append(task)
+        verdicts = [self._verdict(name, services[name], tasks.get(services[name]['ID'], [])) if name in services
+                    else Verdict(name, Verdict.WAITING, 'service not created yet') for name in self.service_names]
+        for verdict in verdicts:
+            verdict.stack = self
+        return verdicts
+
     def wait(self, timeout):
-        names = sorted(self.sources.services)
+        return wait_for_stacks([self], timeout, name_stacks=False)
 
-        def look():
-            services = self.services()
-            self._last_services = services
-            tasks = {}
-            if services:  # one call for every service's tasks
-                for task in self.client.api.tasks(filters={'service': [s['ID'] for s in services.values()]}):
-                    tasks.setdefault(task['ServiceID'], []).append(task)
-            return [self._verdict(name, services[name], tasks.get(services[name]['ID'], [])) if name in services
-                    else Verdict(name, Verdict.WAITING, 'service not created yet') for name in names]
-
-        def describe(verdicts, timed_out):
-            return format_failures([self.describe_service(v.service, v.reason) for v in verdicts], timed_out, timeout)
-
-        return wait_for(look, timeout, describe)
-
-    def describe_service(self, name, reason):
+    def describe_service(self, name, reason, name_stack=False):
         full = self.full_name(name)
         tasks = sorted(self.client.api.tasks(filters={'service': full}), key=lambda task: task.get('Status', {}).get('Timestamp', ''))
         errors = []
@@ -229,7 +237,8 @@ class SwarmStack(object):
             logs = b''.join(raw).decode('utf-8', 'replace').splitlines()
         except Exception as exc:  # logs are a help, not the point: say why they are missing
             logs = ['(logs unavailable: %s)' % exc]
-        return format_failure(name, reason, logs[-20:], task_errors=errors)
+        return format_failure(name, reason, logs[-20:], task_errors=errors,
+                              project=self.name if name_stack else None, kind='stack')
 
     def service_summaries(self):
         """The stack's services, as the last wait saw them (or as they are now)."""
@@ -237,6 +246,22 @@ class SwarmStack(object):
         return [{'name': self.full_name(name), 'service': name, 'replicas': running_replicas(service['Spec']),
                  'version': service['Version']['Index'], 'config_hash': (service['Spec'].get('Labels') or {}).get(HASH_LABEL)}
                 for name, service in sorted(services.items())]
+
+
+def wait_for_stacks(stacks, timeout, name_stacks=True):
+    """Waits until every service of every stack (SwarmStacks) has its replicas running the
+    current spec, no update under way and no old task still stopping: one look at all of
+    them every round, so their rolling updates overlap. Returns the seconds waited; raises
+    ServiceFailure naming each service not ready (and its stack, with name_stacks)."""
+    def look():
+        return [verdict for stack in stacks for verdict in stack.look()]
+
+    def describe(verdicts, timed_out):
+        blocks = [verdict.stack.describe_service(verdict.service, verdict.reason, name_stack=name_stacks)
+                  for verdict in verdicts]
+        return format_failures(blocks, timed_out, timeout)
+
+    return wait_for(look, timeout, describe)
 
 
 def update_failure(update, deployed_at):

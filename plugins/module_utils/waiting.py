@@ -59,9 +59,10 @@ def last_lines(text, count):
     return lines[-count:]
 
 
-def format_failure(service, reason, log_lines=None, task_errors=None, health_output=None, project=None):
-    """One service's failure as a readable block: what, the task errors, the last log lines."""
-    parts = ["service '%s'%s: %s" % (service, " of project '%s'" % project if project else '', reason)]
+def format_failure(service, reason, log_lines=None, task_errors=None, health_output=None, project=None, kind='project'):
+    """One service's failure as a readable block: what, the task errors, the last log lines.
+    project: the compose project (kind 'project') or swarm stack (kind 'stack') it belongs to."""
+    parts = ["service '%s'%s: %s" % (service, " of %s '%s'" % (kind, project) if project else '', reason)]
     if task_errors:
         parts.append('  task errors:')
         parts.extend('    %s' % error for error in task_errors)

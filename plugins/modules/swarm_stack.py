@@ -76,7 +76,11 @@ options:
     choices: [always, changed, never]
     default: always
   wait:
-    description: Wait until every service has its desired replicas running and healthy.
+    description:
+      - Wait until every service has its desired replicas running and healthy, then remove the configs and
+        secrets of older versions.
+      - With V(false) the deploy is only started; M(geostack.kargo.swarm_wait), given this task's
+        RV(deployed_at), waits for it (with other stacks, their rolling updates overlapping) and removes them.
     type: bool
     default: true
   wait_timeout:
@@ -118,9 +122,14 @@ stack_services:
   sample: [{name: kargo-mapproxy_mapproxy, service: mapproxy, replicas: 2, version: 1234, config_hash: 0f3c...}]
 removed_objects:
   description: Configs and secrets of older versions removed after the roll.
-  returned: when state is present
+  returned: when the stack changed and was waited for
   type: list
   elements: str
+deployed_at:
+  description: When C(docker stack deploy) ran (seconds since the epoch), null when nothing was deployed;
+    pass it to M(geostack.kargo.swarm_wait).
+  returned: when state is present
+  type: float
 removed:
   description: With O(state=absent), what existed and was (or would be) removed, by kind.
   returned: when state is absent
@@ -207,8 +216,11 @@ def main():
                 result['diff'] = diff
             if params['wait'] and not module.check_mode:
                 result['waited'] = round(stack.wait(params['wait_timeout']), 2)
-            if result['changed'] and not module.check_mode:
-                result['removed_objects'] = stack.remove_unused_objects()
+                # the old configs are unused once the old tasks are gone
+                if result['changed']:
+                    result['removed_objects'] = stack.remove_unused_objects()
+            # for geostack.kargo.swarm_wait: which failed tasks are this deploy's
+            result['deployed_at'] = stack.deployed_at
             if not module.check_mode:
                 result['stack_services'] = stack.service_summaries()
     except (ComposeError, DockerCommandError, ServiceFailure) as exc:

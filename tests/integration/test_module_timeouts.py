@@ -1,5 +1,6 @@
 """A timeout that is not a positive number of seconds is refused by every module that waits,
-naming the parameter, before the module does anything (through Ansible, one play)."""
+naming the parameter, before the module does anything (through Ansible, one play); and
+swarm_wait's bad stack name."""
 from kargo_testlib import play, task
 
 DATABASE = {'name': 'gis', 'user': 'kargo', 'password': 'not-shown'}
@@ -9,6 +10,9 @@ CASES = [
      'wait_timeout must be a positive number of seconds, not -1'),
     ('swarm_stack', dict(name='kargotest-timeout', files=['/nonexistent/compose.yml'], wait_timeout=0),
      'wait_timeout must be a positive number of seconds, not 0'),
+    ('swarm_wait', dict(stacks=[], wait_timeout=0), 'wait_timeout must be a positive number of seconds, not 0'),
+    ('swarm_wait', dict(stacks=[{'name': 'bad name!', 'services': ['web']}]),
+     "stacks: name 'bad name!' is not a valid stack name: use letters, digits, '-' and '_'"),
     ('http_check', dict(urls={'home': 'https://127.0.0.1:1/'}, timeout=0),
      'timeout must be a positive number of seconds, not 0'),
     ('http_check', dict(urls={'home': 'https://127.0.0.1:1/'}, request_timeout=-3),

@@ -166,6 +166,87 @@ def test_absent_waits_until_gone_and_is_idempotent(stack_dir):
     assert again['changed'] is False
 
 
+def started(name, files, register):
+    """A deploy of stack `name` that does not wait, registered as `register`."""
+    return dict(task('geostack.kargo.swarm_stack', name=name, files=[str(path) for path in files], resolve_image='never',
+                     wait=False), register=register)
+
+
+def waited_for(*stacks, **extra):
+    """geostack.kargo.swarm_wait for stacks deployed by started() tasks: [(name, register)]."""
+    args = dict(stacks=[{'name': name, 'services': "{{ %s.services | map(attribute='service') | list }}" % register,
+                         'deployed_at': '{{ %s.deployed_at }}' % register} for name, register in stacks], wait_timeout=90)
+    args.update(extra)
+    return task('geostack.kargo.swarm_wait', **args)
+
+
+def test_stacks_started_without_waiting_are_waited_for_together_then_old_configs_removed(stack_dir, tmp_path_factory):
+    """Two stacks deployed with wait false, then one swarm_wait for both: their replicas
+    all run when it returns. A changed config rolls its service; the wait removes the old
+    config once the old tasks are gone; a second wait (nothing deployed) changes nothing."""
+    second_dir = tmp_path_factory.mktemp('second')
+    for name in ('index.html', 'compose.yml', 'compose.swarm.yml'):
+        (second_dir / name).write_text((stack_dir / name).read_text())
+    second = STACK + '-second'
+    files = ['compose.yml', 'compose.swarm.yml']
+    try:
+        first, other, wait = play([started(STACK, [stack_dir / f for f in files], 'first'),
+                                   started(second, [second_dir / f for f in files], 'other'),
+                                   waited_for((STACK, 'first'), (second, 'other'))]).results
+        assert first['changed'] is True and 'waited' not in first and first['deployed_at'] > 0
+        assert not wait.get('failed'), wait.get('msg')
+        assert wait['changed'] is False and wait['removed_objects'] == {STACK: [], second: []}
+        assert sorted((stack, s['service'], s['replicas']) for stack, services in wait['stack_services'].items()
+                      for s in services) == [(STACK, 'web', 2), (STACK, 'worker', 1), (second, 'web', 2), (second, 'worker', 1)]
+        assert served_pages() == ['version one\n', 'version one\n']
+
+        old_configs = stack_configs()
+        (stack_dir / 'index.html').write_text('version two\n')
+        rolled, wait, again = play([started(STACK, [stack_dir / f for f in files], 'rolled'),
+                                    waited_for((STACK, 'rolled')),
+                                    task('geostack.kargo.swarm_wait', stacks=[{'name': STACK, 'services': ['web', 'worker']}])]).results
+        assert [(s['service'], s['action']) for s in rolled['services']] == [('web', 'update'), ('worker', 'unchanged')]
+        assert not wait.get('failed'), wait.get('msg')
+        assert served_pages() == ['version two\n', 'version two\n']
+        assert wait['changed'] is True and wait['removed_objects'] == {STACK: ['config %s' % old_configs[0]]}
+        assert len(stack_configs()) == 1 and stack_configs() != old_configs
+        assert again['changed'] is False and again['removed_objects'] == {}
+    finally:
+        play([task('geostack.kargo.swarm_stack', name=second, state='absent')])
+
+
+def test_a_failing_service_fails_the_wait_naming_it_and_its_stack(stack_dir, tmp_path):
+    (tmp_path / 'compose.yml').write_text(textwrap.dedent('''
+        services:
+          sick:
+            image: %s
+            command: ["sh", "-c", "echo swarm-sick-says-hello; exec sleep 100000"]
+            stop_grace_period: 1s
+            healthcheck:
+              test: ["CMD", "false"]
+              interval: 1s
+              retries: 1
+            deploy:
+              endpoint_mode: dnsrr
+              restart_policy: {delay: 1s}
+    ''' % TEST_IMAGE))
+    sick = STACK + '-sick'
+    try:
+        run = play([started(sick, [tmp_path / 'compose.yml'], 'sick'),
+                    started(STACK, [stack_dir / 'compose.yml', stack_dir / 'compose.swarm.yml'], 'healthy'),
+                    waited_for((sick, 'sick'), (STACK, 'healthy'), wait_timeout=60)])
+        result = run[2]
+        print(result['msg'])
+        assert result['failed'] is True
+        assert "service 'sick' of stack '%s'" % sick in result['msg']
+        assert 'task errors:' in result['msg'] and 'unhealthy' in result['msg']
+        assert 'swarm-sick-says-hello' in result['msg'], 'the last log lines must be in the error'
+        assert "service 'web'" not in result['msg'], 'a converged service is not named'
+        assert run.seconds < 60 + 30
+    finally:
+        play([task('geostack.kargo.swarm_stack', name=sick, state='absent')])
+
+
 BAD = [
     ('unknown state', dict(state='running'), 'value of state must be one of'),
     ('missing file', dict(files=['/nonexistent/compose.yml']), 'compose file /nonexistent/compose.yml does not exist'),
