@@ -17,7 +17,10 @@ case "$drain" in ''|*[!0-9]*) log "TILESERVER_DRAIN_SECONDS must be a whole numb
 node /opt/tileserver/node_modules/tileserver-gl-light/src/main.js "$@" &
 server_pid=$!
 
+signals=0
 on_signal() {
+  signals=$((signals + 1))
+  [ "$signals" -eq 1 ] || return 0
   if [ "$drain" -gt 0 ]; then
     log "signal received: serving $drain s more before stopping (TILESERVER_DRAIN_SECONDS)"
     sleep "$drain"
@@ -26,11 +29,17 @@ on_signal() {
 }
 trap on_signal TERM INT
 
-# wait returns when a trapped signal arrives too: wait again until the server is gone
+# A trapped signal makes wait return at once (128 + the signal) and then runs the trap,
+# which stops the server: wait again, for the server's own exit status. (Asking whether
+# the server still runs instead was a race: when it had exited, and been reaped, before
+# the question, the container exited 143, not the server's 0.) bash keeps the status of
+# a child reaped meanwhile for the next wait.
 set +e
+handled=0
 while :; do
   wait "$server_pid"
   rc=$?
-  kill -0 "$server_pid" 2>/dev/null || break
+  [ "$signals" -gt "$handled" ] || break
+  handled=$signals
 done
 exit "$rc"
