@@ -215,8 +215,9 @@ def test_stacks_started_without_waiting_are_waited_for_together_then_old_configs
         play([task('geostack.kargo.swarm_stack', name=second, state='absent')])
 
 
-def test_a_failing_service_fails_the_wait_naming_it_and_its_stack(stack_dir, tmp_path):
-    (tmp_path / 'compose.yml').write_text(textwrap.dedent('''
+def test_a_failing_service_fails_the_wait_naming_it_and_its_stack(stack_dir, tmp_path_factory):
+    sick_dir = tmp_path_factory.mktemp('sick')
+    (sick_dir / 'compose.yml').write_text(textwrap.dedent('''
         services:
           sick:
             image: %s
@@ -232,9 +233,10 @@ def test_a_failing_service_fails_the_wait_naming_it_and_its_stack(stack_dir, tmp
     ''' % TEST_IMAGE))
     sick = STACK + '-sick'
     try:
-        run = play([started(sick, [tmp_path / 'compose.yml'], 'sick'),
+        run = play([started(sick, [sick_dir / 'compose.yml'], 'sick'),
                     started(STACK, [stack_dir / 'compose.yml', stack_dir / 'compose.swarm.yml'], 'healthy'),
                     waited_for((sick, 'sick'), (STACK, 'healthy'), wait_timeout=60)])
+        assert not run[0].get('failed') and not run[1].get('failed'), (run[0].get('msg'), run[1].get('msg'))
         result = run[2]
         print(result['msg'])
         assert result['failed'] is True
