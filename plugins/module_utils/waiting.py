@@ -33,6 +33,14 @@ def not_positive_seconds(params, *names):
     return None
 
 
+def refuse_not_positive_seconds(module, *names):
+    """Fails the module (an AnsibleModule) naming the first of these parameters that is not
+    a positive number of seconds."""
+    problem = not_positive_seconds(module.params, *names)
+    if problem:
+        module.fail_json(msg=problem)
+
+
 def wait_for(look, timeout, describe_failure, interval=0.5, clock=time.monotonic, sleep=time.sleep):
     """Poll `look()` (a list of Verdicts) until all are ready.
 

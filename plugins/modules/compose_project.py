@@ -179,7 +179,7 @@ from ansible_collections.geostack.kargo.plugins.module_utils.compose_project imp
 from ansible_collections.geostack.kargo.plugins.module_utils.compose_sources import SOURCE_ARGS, ComposeSources
 from ansible_collections.geostack.kargo.plugins.module_utils.docker_client import (
     CONNECTION_ARGS, DockerClient, DockerCommandError)
-from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, not_positive_seconds
+from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, refuse_not_positive_seconds
 
 
 def main():
@@ -201,9 +201,7 @@ def main():
     if not PROJECT_NAME.match(params['project_name']):
         module.fail_json(msg="project_name '%s' is not valid: use lower-case letters, digits, '-' and '_', "
                              "starting with a letter or digit" % params['project_name'])
-    timeout_problem = not_positive_seconds(params, 'wait_timeout')
-    if timeout_problem:
-        module.fail_json(msg=timeout_problem)
+    refuse_not_positive_seconds(module, 'wait_timeout')
 
     sources = None
     if state != 'absent':

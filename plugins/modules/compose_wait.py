@@ -99,7 +99,7 @@ from ansible_collections.geostack.kargo.plugins.module_utils.compose_project imp
 from ansible_collections.geostack.kargo.plugins.module_utils.compose_sources import ComposeSources
 from ansible_collections.geostack.kargo.plugins.module_utils.docker_client import (
     CONNECTION_ARGS, DockerClient, DockerCommandError)
-from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, not_positive_seconds
+from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, refuse_not_positive_seconds
 
 
 def main():
@@ -120,9 +120,7 @@ def main():
         for path in project['files']:
             if not os.path.isfile(path):
                 module.fail_json(msg="projects: compose file %s of project '%s' does not exist" % (path, project['name']))
-    timeout_problem = not_positive_seconds(params, 'wait_timeout')
-    if timeout_problem:
-        module.fail_json(msg=timeout_problem)
+    refuse_not_positive_seconds(module, 'wait_timeout')
     client = DockerClient(module)
     try:
         projects = [ComposeProject(client, project['name'], ComposeSources(project['files'], None, None))

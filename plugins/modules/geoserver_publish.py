@@ -139,7 +139,7 @@ published:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.geostack.kargo.plugins.module_utils.geoserver_rest import GeoServerError, RestClient, publish
-from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, not_positive_seconds
+from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, refuse_not_positive_seconds
 
 
 def main():
@@ -168,9 +168,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    timeout_problem = not_positive_seconds(params, 'timeout', 'request_timeout')
-    if timeout_problem:
-        module.fail_json(msg=timeout_problem)
+    refuse_not_positive_seconds(module, 'timeout', 'request_timeout')
     client = RestClient(params['url'], params['user'], params['password'],
                         headers={'Host': params['host_header']} if params['host_header'] else {},
                         validate_certs=params['validate_certs'], timeout=params['request_timeout'])

@@ -92,7 +92,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.geostack.kargo.plugins.module_utils.http_checks import check_urls
-from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, not_positive_seconds
+from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, refuse_not_positive_seconds
 
 
 def main():
@@ -109,9 +109,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    timeout_problem = not_positive_seconds(params, 'timeout', 'request_timeout')
-    if timeout_problem:
-        module.fail_json(msg=timeout_problem)
+    refuse_not_positive_seconds(module, 'timeout', 'request_timeout')
     checks = [{'name': name, 'url': params['base_url'] + str(url)} for name, url in params['urls'].items()]
 
     def fetch(url):

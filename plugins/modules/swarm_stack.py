@@ -164,7 +164,7 @@ from ansible_collections.geostack.kargo.plugins.module_utils.compose_sources imp
 from ansible_collections.geostack.kargo.plugins.module_utils.docker_client import (
     CONNECTION_ARGS, DockerClient, DockerCommandError)
 from ansible_collections.geostack.kargo.plugins.module_utils.swarm_stack import STACK_NAME, SwarmStack
-from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, not_positive_seconds
+from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, refuse_not_positive_seconds
 
 
 def main():
@@ -183,9 +183,7 @@ def main():
 
     if not STACK_NAME.match(params['name']):
         module.fail_json(msg="name '%s' is not a valid stack name: use letters, digits, '-' and '_'" % params['name'])
-    timeout_problem = not_positive_seconds(params, 'wait_timeout')
-    if timeout_problem:
-        module.fail_json(msg=timeout_problem)
+    refuse_not_positive_seconds(module, 'wait_timeout')
 
     sources = None
     if params['state'] == 'present':

@@ -110,7 +110,7 @@ from ansible_collections.geostack.kargo.plugins.module_utils.docker_client impor
     CONNECTION_ARGS, DockerClient, DockerCommandError)
 from ansible_collections.geostack.kargo.plugins.module_utils.swarm_stack import (
     STACK_NAME, SwarmStack, wait_for_stacks)
-from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, not_positive_seconds
+from ansible_collections.geostack.kargo.plugins.module_utils.waiting import ServiceFailure, refuse_not_positive_seconds
 
 
 def main():
@@ -130,9 +130,7 @@ def main():
         if not STACK_NAME.match(stack['name']):
             module.fail_json(msg="stacks: name '%s' is not a valid stack name: use letters, digits, '-' and '_'"
                                  % stack['name'])
-    timeout_problem = not_positive_seconds(params, 'wait_timeout')
-    if timeout_problem:
-        module.fail_json(msg=timeout_problem)
+    refuse_not_positive_seconds(module, 'wait_timeout')
 
     result = dict(changed=False)
     if module.check_mode:
