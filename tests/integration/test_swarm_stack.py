@@ -29,6 +29,22 @@ BASE = textwrap.dedent('''
         file: ./index.html
 ''').format(image=TEST_IMAGE)
 
+# a service that never gets healthy and says hello in its log
+SICK = textwrap.dedent('''
+    services:
+      sick:
+        image: {image}
+        command: ["sh", "-c", "echo swarm-sick-says-hello; exec sleep 100000"]
+        stop_grace_period: 1s
+        healthcheck:
+          test: ["CMD", "false"]
+          interval: 1s
+          retries: 1
+        deploy:
+          endpoint_mode: dnsrr
+          restart_policy: {{delay: 1s}}
+''').format(image=TEST_IMAGE)
+
 SWARM_OVERLAY = textwrap.dedent('''
     services:
       web:
@@ -129,20 +145,7 @@ def test_changed_config_file_rolls_its_service_and_old_config_is_removed(stack_d
 
 
 def test_failing_service_error_has_task_errors_and_logs(tmp_path):
-    (tmp_path / 'compose.yml').write_text(textwrap.dedent('''
-        services:
-          sick:
-            image: %s
-            command: ["sh", "-c", "echo swarm-sick-says-hello; exec sleep 100000"]
-            stop_grace_period: 1s
-            healthcheck:
-              test: ["CMD", "false"]
-              interval: 1s
-              retries: 1
-            deploy:
-              endpoint_mode: dnsrr
-              restart_policy: {delay: 1s}
-    ''' % TEST_IMAGE))
+    (tmp_path / 'compose.yml').write_text(SICK)
     try:
         run = play([{'geostack.kargo.swarm_stack': dict(name=STACK, files=[str(tmp_path / 'compose.yml')],
                                                         resolve_image='never', wait_timeout=60)}])
@@ -217,20 +220,7 @@ def test_stacks_started_without_waiting_are_waited_for_together_then_old_configs
 
 def test_a_failing_service_fails_the_wait_naming_it_and_its_stack(stack_dir, tmp_path_factory):
     sick_dir = tmp_path_factory.mktemp('sick')
-    (sick_dir / 'compose.yml').write_text(textwrap.dedent('''
-        services:
-          sick:
-            image: %s
-            command: ["sh", "-c", "echo swarm-sick-says-hello; exec sleep 100000"]
-            stop_grace_period: 1s
-            healthcheck:
-              test: ["CMD", "false"]
-              interval: 1s
-              retries: 1
-            deploy:
-              endpoint_mode: dnsrr
-              restart_policy: {delay: 1s}
-    ''' % TEST_IMAGE))
+    (sick_dir / 'compose.yml').write_text(SICK)
     sick = STACK + '-sick'
     try:
         run = play([started(sick, [sick_dir / 'compose.yml'], 'sick'),
