@@ -7,6 +7,7 @@ proxy, and GeoServer enabled but skipped (no image here). Last, the scheduled ba
 service that backs up every minute by itself, applies retention and records a failure."""
 import datetime
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -20,7 +21,7 @@ import time
 import pytest
 from PIL import Image
 
-from kargo_testlib import container_ids, engine, run_playbook
+from kargo_testlib import ROOT, container_ids, engine, run_playbook
 from stack_checks import EUROPE_3857, qgis_wms
 
 PREFIX = 'kargo-test-backup'
@@ -39,6 +40,10 @@ SETTINGS = {
     # add a backup to the ones the other tests choose from)
     'kargo_backup_schedule': '',
 }
+# the backup program itself, for the queries of its older manifest format
+PROGRAM = importlib.util.spec_from_file_location('kargo_backup', os.path.join(ROOT, 'roles', 'backup', 'files', 'kargo_backup.py'))
+kargo_backup = importlib.util.module_from_spec(PROGRAM)
+PROGRAM.loader.exec_module(kargo_backup)
 SURVEYOR_PASSWORD = 'field-pass-ü1'
 USER_DATA = """
 CREATE TABLE public.survey_points (id serial PRIMARY KEY, name text NOT NULL, geom geometry);
@@ -231,6 +236,12 @@ def from_a_newer_server(folder, saved):
     saved['server']['version_num'] = 180002
 
 
+def other_geometries(folder, saved):
+    """The dump intact, the manifest's hash of one geometry column another one (as when a
+    restore gives other geometries back): found only by comparing the restored rows."""
+    saved['databases']['gis']['tables']['"public"."survey_points"']['geometry']['geom']['hash'] = '0' * 64
+
+
 @pytest.mark.parametrize('name, change, message', [
     ('20000101T000001Z', flip_bytes,
      'backup 20000101T000001Z is refused: the checksum of gis.dump does not match the manifest (the file changed since the backup)'),
@@ -238,6 +249,9 @@ def from_a_newer_server(folder, saved):
     ('20000101T000003Z', from_a_newer_server,
      'backup 20000101T000003Z was made by PostgreSQL 18, newer than this server (PostgreSQL 17)'),
     ('20000101T000004Z', None, 'kargo_restore_from: no backup named 20000101T000004Z in %s (there are: ' % BACKUP_ROOT),
+    ('20000101T000005Z', other_geometries,
+     'the restore of gis does not match its manifest (table "public"."survey_points": geometries of geom differ '
+     'from the saved ones); nothing was swapped in'),
 ])
 def test_a_bad_backup_is_refused_and_the_database_is_untouched(before, made, name, change, message):
     if change:
@@ -245,7 +259,7 @@ def test_a_bad_backup_is_refused_and_the_database_is_untouched(before, made, nam
     served = databases()
     refused = restore(kargo_restore_from=name)
     assert refused.rc != 0
-    assert 'restore refused: ' + message in refused.stdout, refused.explain()
+    assert 'restore refused: ' + message in ' '.join(refused.failure_messages()), refused.explain()
     assert user_rows() == before['rows']
     assert databases() == served
 
@@ -330,6 +344,30 @@ def test_after_losing_everything_site_and_restore_give_every_row_role_and_map_ba
         before['map'].save('/tmp/kargo-test-backup-map-before.png')
         after.save('/tmp/kargo-test-backup-map-after.png')
     assert differing == 0, '%d pixels differ (/tmp/kargo-test-backup-map-*.png)' % differing
+
+
+def test_a_backup_of_manifest_format_1_still_restores_compared_as_format_1(before, made):
+    """Backups made before manifest format 2 hashed their geometries otherwise (md5s joined
+    in key order): they restore, compared with the hash their format names. Just after the
+    round trip the database holds what the backup does, so its format-1 hashes are the
+    saved ones."""
+    def as_format_1(folder, saved):
+        saved['format'] = 1
+        for database, described in saved['databases'].items():
+            for table, summary in described['tables'].items():
+                schema, name = [part.strip('"') for part in table.split('.')]
+                for column, values in summary['geometry'].items():
+                    query = kargo_backup.geometry_hash_query_v1(
+                        {'schema': schema, 'table': name, 'key': summary['key']}, column)
+                    values['hash'] = json.loads(psql(query, database=database))['hash']
+                    assert len(values['hash']) == 32, (table, column)
+
+    name = copy_of(made, '20000101T000006Z', as_format_1)
+    restored = restore(kargo_restore_from=name)
+    assert restored.rc == 0, restored.explain()
+    assert 'Restored backup %s: field_notes, gis (every table matches the manifest' % name in \
+        ' '.join(restored.messages()), restored.explain()
+    assert user_rows() == before['rows']
 
 
 def test_a_backup_made_while_rows_are_written_matches_its_manifest(before):

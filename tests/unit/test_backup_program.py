@@ -49,16 +49,31 @@ def test_major_version():
     assert kargo_backup.major_version('180000') == 18
 
 
-def test_table_query_hashes_geometries_in_key_order_and_quotes_names():
-    query = kargo_backup.table_query({'schema': 'my schema', 'table': 'Roads"x', 'key': ['id', 'part'], 'geometry': ['geom']})
-    assert 'FROM "my schema"."Roads""x"' in query
-    assert 'ORDER BY "id", "part"' in query
-    assert "md5(ST_AsEWKB(\"geom\"::geometry))" in query
-    keyless = kargo_backup.table_query({'schema': 'public', 'table': 't', 'key': None, 'geometry': ['g']})
-    # without a key: ordered by each geometry's own hash, so the physical order does not count
-    assert "ORDER BY coalesce(md5(ST_AsEWKB(\"g\"::geometry)), '-')" in keyless
+def test_table_query_counts_rows_and_srids_in_one_scan_grouped_by_srid_and_quotes_names():
+    query = kargo_backup.table_query({'schema': 'my schema', 'table': 'Roads"x', 'key': ['id'], 'geometry': ['geom', 'g2']})
+    assert query.count('FROM "my schema"."Roads""x"') == 1
+    assert 'ST_SRID("geom") AS srid0, ST_SRID("g2") AS srid1, count(*) AS row_count' in query
+    assert query.endswith('GROUP BY 1, 2) AS srids')
+    assert "'g2', json_build_object('srids', array_agg(DISTINCT srid1) FILTER (WHERE srid1 IS NOT NULL))" in query
     plain = kargo_backup.table_query({'schema': 'public', 'table': 't', 'key': ['id'], 'geometry': None})
     assert plain == "SELECT json_build_object('rows', count(*), 'geometry', json_build_object()) FROM \"public\".\"t\""
+
+
+def test_format_2_hashes_the_binary_copy_of_the_ewkb_in_key_order():
+    copy = kargo_backup.geometry_hash_copy({'schema': 'my schema', 'table': 'Roads"x', 'key': ['id', 'part']}, 'geom')
+    assert copy == ('COPY (SELECT ST_AsEWKB("geom"::geometry) FROM "my schema"."Roads""x" ORDER BY "id", "part") '
+                    'TO STDOUT (FORMAT binary)')
+    # without a key: ordered by the geometries themselves, so the physical order does not count
+    keyless = kargo_backup.geometry_hash_copy({'schema': 'public', 'table': 't', 'key': None}, 'g')
+    assert 'ORDER BY ST_AsEWKB("g"::geometry)) TO STDOUT' in keyless
+
+
+def test_format_1_hashes_joined_md5s_in_key_order_as_older_backups_did():
+    query = kargo_backup.geometry_hash_query_v1({'schema': 'public', 'table': 't', 'key': ['id', 'part']}, 'geom')
+    assert query == ("SELECT json_build_object('hash', md5(string_agg(coalesce(md5(ST_AsEWKB(\"geom\"::geometry)), '-'), "
+                     "',' ORDER BY \"id\", \"part\"))) FROM \"public\".\"t\"")
+    keyless = kargo_backup.geometry_hash_query_v1({'schema': 'public', 'table': 't', 'key': None}, 'g')
+    assert "ORDER BY coalesce(md5(ST_AsEWKB(\"g\"::geometry)), '-')" in keyless
 
 
 def test_table_summary_sorts_srids_and_empties_an_empty_table():
@@ -69,23 +84,50 @@ def test_table_summary_sorts_srids_and_empties_an_empty_table():
 
 
 
-def test_a_description_keeps_each_tables_key_and_hashes_in_the_manifests_key_order():
-    asked = []
+class Database(object):
+    """Answers describe()'s queries for one table without a primary key yet, as a database
+    being restored has, and records what was asked."""
 
-    def json_of(query):
-        asked.append(query)
+    def __init__(self):
+        self.asked, self.copied = [], []
+
+    def json_of(self, query):
+        self.asked.append(query)
         if query == kargo_backup.TABLES_QUERY:
-            # being restored: no primary key yet
             return [{'schema': 'public', 'table': 'a', 'key': None, 'geometry': ['geom']}]
         if query == kargo_backup.EXTENSIONS_QUERY:
             return {'postgis': '3.5.2'}
-        return {'rows': 2, 'geometry': {'geom': {'srids': [4326], 'hash': 'h1'}}}
+        if 'md5' in query:
+            return {'hash': 'md5-of-md5s'}
+        return {'rows': 2, 'geometry': {'geom': {'srids': [4326]}}}
 
-    described = kargo_backup.describe(json_of, keys={'"public"."a"': ['id']})
+    def copy_hash(self, copy):
+        self.copied.append(copy)
+        return 'sha256-of-copy'
+
+
+def test_a_description_keeps_each_tables_key_and_hashes_in_the_manifests_key_order():
+    database = Database()
+    described = kargo_backup.describe(database.json_of, database.copy_hash, keys={'"public"."a"': ['id']})
     assert described['tables'] == {'"public"."a"': {'rows': 2, 'key': ['id'],
-                                                    'geometry': {'geom': {'srids': [4326], 'hash': 'h1'}}}}
-    assert 'ORDER BY "id"' in asked[1]
-    assert kargo_backup.describe(json_of)['tables']['"public"."a"']['key'] is None
+                                                    'geometry': {'geom': {'srids': [4326], 'hash': 'sha256-of-copy'}}}}
+    assert database.copied == [kargo_backup.geometry_hash_copy({'schema': 'public', 'table': 'a', 'key': ['id']}, 'geom')]
+    assert kargo_backup.describe(database.json_of, database.copy_hash)['tables']['"public"."a"']['key'] is None
+
+
+def test_a_format_1_manifest_is_compared_with_format_1_hashes():
+    database = Database()
+    described = kargo_backup.describe(database.json_of, database.copy_hash, keys={'"public"."a"': ['id']},
+                                      manifest_format=1)
+    assert described['tables']['"public"."a"']['geometry']['geom']['hash'] == 'md5-of-md5s'
+    assert database.copied == []
+    assert kargo_backup.geometry_hash_query_v1({'schema': 'public', 'table': 'a', 'key': ['id']}, 'geom') in database.asked
+
+
+def test_a_manifest_of_a_newer_format_is_refused_before_anything():
+    with pytest.raises(kargo_backup.Refused, match=r'^backup 20261207T050000Z has a manifest of format 3, newer than '
+                                                   r'this kargo-backup reads \(2\)$'):
+        kargo_backup.check_restorable(None, '20261207T050000Z', '/nowhere', {'format': 3}, {'version_num': 170007})
 
 
 def test_the_keys_of_a_manifest_or_none_when_it_is_older_than_them():
