@@ -518,7 +518,9 @@ def test_an_image_that_never_gets_healthy_is_rolled_back_while_the_old_one_serve
     said = ' '.join(failed.failure_messages('node1'))
     print(said[:1500])
     assert failed.rc != 0
-    assert "service 'tileserver-gl': update rollback_completed" in said, failed.explain() + said
+    # named by the wait for the stacks started so far (swarm_wait)
+    assert "service 'tileserver-gl' of stack '%s': update rollback_completed" % service('tileserver-gl') in said, \
+        failed.explain() + said
     assert 'unhealthy container' in said, said
     assert load.report['requests'] > 0 and load.report['failed'] == 0, load.report
     assert_no_request_waited_for_a_gone_replica(started)
