@@ -52,6 +52,14 @@ INSERT INTO public.survey_points (name, geom) VALUES
   ('Ølstykke — Kirke', ST_Transform(ST_SetSRID(ST_MakePoint(12.16, 55.79), 4326), 3857)),
   ('no position yet', NULL),
   ('Île de la Cité', ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(2.347, 48.855), 4326), 0.01)));
+-- partitioned: hashed partition after partition, as they were dumped and are loaded
+CREATE TABLE public.readings (id integer, taken date, geom geometry(Point, 4326), PRIMARY KEY (id, taken))
+  PARTITION BY RANGE (taken);
+CREATE TABLE public.readings_2025 PARTITION OF public.readings FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE public.readings_2026 PARTITION OF public.readings FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO public.readings VALUES (2, '2026-03-01', ST_SetSRID(ST_MakePoint(7.1, 46.2), 4326)),
+                                   (1, '2025-06-01', ST_SetSRID(ST_MakePoint(7.2, 46.3), 4326)),
+                                   (3, '2025-02-01', ST_SetSRID(ST_MakePoint(7.3, 46.4), 4326));
 CREATE ROLE surveyor LOGIN PASSWORD '%s';
 CREATE DATABASE field_notes OWNER surveyor;
 """ % SURVEYOR_PASSWORD
@@ -102,6 +110,7 @@ def user_rows():
     """Every row of the test's own, as text, geometries as EWKT (their SRID included)."""
     return {
         'survey_points': psql("SELECT id, name, coalesce(ST_AsEWKT(geom), 'NULL') FROM survey_points ORDER BY id"),
+        'readings': psql("SELECT id, taken, ST_AsEWKT(geom) FROM readings ORDER BY id"),
         'notes': psql("SELECT id, body, ST_AsEWKT(geom) FROM notes ORDER BY id", database='field_notes'),
         'roles': psql("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = 'surveyor'"),
     }
@@ -164,7 +173,7 @@ def test_the_backup_says_where_it_is_its_size_and_what_it_holds(made):
     said = [m for m in made['run'].messages() if m.startswith('Backup ')]
     print('\n' + '\n'.join(said))
     assert said and 'in %s/%s on localhost' % (BACKUP_ROOT, made['name']) in said[0], made['run'].messages()
-    assert 'database gis (2 tables' in said[0] and 'database field_notes (1 tables, 2 rows)' in said[0]
+    assert 'database gis (3 tables' in said[0] and 'database field_notes (1 tables, 2 rows)' in said[0]
     assert 'PostgreSQL 17' in said[0]
     assert 'Point in time: pgBackRest full backup ' in said[0] and 'checked and verified' in said[0]
     # GeoServer is enabled but not deployed (no image here): its data directory is not a file set

@@ -59,13 +59,17 @@ def test_table_query_counts_rows_and_srids_in_one_scan_grouped_by_srid_and_quote
     assert plain == "SELECT json_build_object('rows', count(*), 'geometry', json_build_object()) FROM \"public\".\"t\""
 
 
-def test_format_2_hashes_the_binary_copy_of_the_ewkb_in_key_order():
+def test_format_2_hashes_the_binary_copy_of_each_rows_key_and_ewkb_in_key_order():
     copy = kargo_backup.geometry_hash_copy({'schema': 'my schema', 'table': 'Roads"x', 'key': ['id', 'part']}, 'geom')
-    assert copy == ('COPY (SELECT ST_AsEWKB("geom"::geometry) FROM "my schema"."Roads""x" ORDER BY "id", "part") '
-                    'TO STDOUT (FORMAT binary)')
+    assert copy == ('COPY (SELECT "id", "part", ST_AsEWKB("geom"::geometry) FROM ONLY "my schema"."Roads""x" '
+                    'ORDER BY "id", "part") TO STDOUT (FORMAT binary)')
     # without a key: ordered by the geometries themselves, so the physical order does not count
     keyless = kargo_backup.geometry_hash_copy({'schema': 'public', 'table': 't', 'key': None}, 'g')
-    assert 'ORDER BY ST_AsEWKB("g"::geometry)) TO STDOUT' in keyless
+    assert keyless == ('COPY (SELECT ST_AsEWKB("g"::geometry) FROM ONLY "public"."t" ORDER BY ST_AsEWKB("g"::geometry)) '
+                       'TO STDOUT (FORMAT binary)')
+    # a partitioned table holds no rows itself: its partitions are read
+    partitioned = kargo_backup.geometry_hash_copy({'schema': 'public', 'table': 't', 'key': ['id'], 'partitioned': True}, 'g')
+    assert ' FROM "public"."t" ORDER BY "id")' in partitioned
 
 
 def test_format_1_hashes_joined_md5s_in_key_order_as_older_backups_did():

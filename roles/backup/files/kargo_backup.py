@@ -46,6 +46,7 @@ PostgreSQL programs run as the database's uid (POSTGRES_UID), and what it writes
 backup root is given to that uid.
 """
 import argparse
+import concurrent.futures
 import contextlib
 import datetime
 import fcntl
@@ -160,7 +161,7 @@ SELECT json_build_object(
 # each with its primary key columns and its geometry/geography columns.
 TABLES_QUERY = r"""
 SELECT coalesce(json_agg(json_build_object(
-  'schema', n.nspname, 'table', c.relname,
+  'schema', n.nspname, 'table', c.relname, 'partitioned', c.relkind = 'p',
   'key', (SELECT json_agg(a.attname ORDER BY k.ord)
           FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
@@ -180,12 +181,15 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
 EXTENSIONS_QUERY = "SELECT coalesce(json_object_agg(extname, extversion ORDER BY extname), '{}') FROM pg_extension"
 
 
-# Manifest format 2 hashes a geometry column as the sha256 of its EWKB in key order, as
-# COPY's binary format streams it: one pass, sorted by the server, no limit on the rows.
-# Format 1 (older backups, still restored) joined an md5 per geometry into one text value:
-# three times slower, and over PostgreSQL's 1 GB value limit past about 32 M rows.
+# Manifest format 2 hashes a geometry column as the sha256 of what COPY's binary format
+# streams of each row's key and EWKB, in key order: one pass, sorted by the server, no
+# limit on the rows, and the key binds each geometry to its row. (Not in physical order:
+# a restore's COPY may put a small row into an earlier page with room left, before bigger
+# rows that came first in the dump.) Format 1 (older backups, still restored) joined an md5
+# per geometry into one text value: three times slower, and over PostgreSQL's 1 GB value
+# limit past about 32 M rows.
 MANIFEST_FORMAT = 2
-# for the sort in key order of each hashed column (the server's default, 4 MB, sorts on disk)
+# for that sort (the server's default, 4 MB, sorts on disk)
 HASH_SORT_MEMORY = '128MB'
 
 
@@ -204,25 +208,26 @@ def table_query(table):
             % (summaries, srids, name, ', '.join(str(number + 1) for number in range(len(columns)))))
 
 
-def key_order(table, otherwise):
-    """ORDER BY's list: the table's key columns, or `otherwise` for a table without a key."""
-    return ', '.join(quote_ident(key) for key in table['key']) if table['key'] else otherwise
-
-
 def geometry_hash_copy(table, column):
-    """Format 2: the COPY whose binary stream's sha256 is the column's hash. In key order
-    (primary key; without one, in the order of the geometries themselves)."""
+    """Format 2: the COPY whose binary stream's sha256 is the column's hash: each row's key
+    and EWKB in key order (without a key: the EWKB, in its own order). A partitioned table
+    is read whole (its key is unique across partitions); any other without the rows of the
+    tables inheriting from it (described on their own: their keys may repeat the parent's,
+    and rows of equal keys come in no set order)."""
     ewkb = 'ST_AsEWKB(%s::geometry)' % quote_ident(column)
-    return 'COPY (SELECT %s FROM %s.%s ORDER BY %s) TO STDOUT (FORMAT binary)' % (
-        ewkb, quote_ident(table['schema']), quote_ident(table['table']), key_order(table, ewkb))
+    keys = [quote_ident(key) for key in table['key'] or []]
+    return 'COPY (SELECT %s FROM %s%s.%s ORDER BY %s) TO STDOUT (FORMAT binary)' % (
+        ', '.join(keys + [ewkb]), '' if table.get('partitioned') else 'ONLY ',
+        quote_ident(table['schema']), quote_ident(table['table']), ', '.join(keys or [ewkb]))
 
 
 def geometry_hash_query_v1(table, column):
     """Format 1: md5 of the md5s of the geometries joined in key order (without a key, in
     the order of those md5s), as {"hash": ...} (null for an empty table)."""
     geometry_hash = 'coalesce(md5(ST_AsEWKB(%s::geometry)), %s)' % (quote_ident(column), quote_literal('-'))
+    order = ', '.join(quote_ident(key) for key in table['key']) if table['key'] else geometry_hash
     return "SELECT json_build_object('hash', md5(string_agg(%s, ',' ORDER BY %s))) FROM %s.%s" % (
-        geometry_hash, key_order(table, geometry_hash), quote_ident(table['schema']), quote_ident(table['table']))
+        geometry_hash, order, quote_ident(table['schema']), quote_ident(table['table']))
 
 
 def table_summary(measured):
@@ -399,7 +404,7 @@ def describe(json_of, copy_hash, keys=None, manifest_format=MANIFEST_FORMAT):
     """Extensions and tables of a database, as the manifest keeps them (with each table's
     primary key); json_of(query) is the JSON answer of a query in that database,
     copy_hash(copy) the sha256 of what a COPY ... TO STDOUT streams from it. With keys
-    ({table: key columns}, a manifest's), the tables are hashed in that key order: a
+    ({table: key columns}, a manifest's), the tables are hashed with those keys: a
     database being restored has no primary keys until its indexes are built. The
     geometries are hashed as manifest_format says (the manifest's, at a restore)."""
     tables = {}
@@ -744,22 +749,31 @@ def choose_backup(root, wanted):
 
 
 def check_restorable(server, name, folder, manifest, info):
-    """Every reason not to restore this backup on this server, before anything changes."""
+    """Every reason not to restore this backup on this server, before anything changes. The
+    dumps are read whole while the files' checksums are computed (each reads every byte:
+    together they take the time of the longer one); a file that changed is named first."""
     if manifest.get('format', 1) > MANIFEST_FORMAT:
         raise Refused('backup %s has a manifest of format %s, newer than this kargo-backup reads (%d)'
                       % (name, manifest['format'], MANIFEST_FORMAT))
-    problems = checksum_problems(folder, manifest)
+    saved_major, server_major = major_version(manifest['server']['version_num']), major_version(info['version_num'])
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        checksums = pool.submit(checksum_problems, folder, manifest)
+        unreadable = None
+        if saved_major <= server_major:
+            for database in manifest['databases'].values():
+                try:
+                    server.read_whole(os.path.join(folder, database['dump']))
+                except Refused as error:
+                    unreadable = 'backup %s is refused: %s cannot be read whole (%s)' % (name, database['dump'], error)
+                    break
+        problems = checksums.result()
     if problems:
         raise Refused('backup %s is refused: %s' % (name, '; '.join(problems)))
-    saved_major, server_major = major_version(manifest['server']['version_num']), major_version(info['version_num'])
     if saved_major > server_major:
         raise Refused('backup %s was made by PostgreSQL %d, newer than this server (PostgreSQL %d): '
                       'pg_restore of this server cannot read it' % (name, saved_major, server_major))
-    for database in manifest['databases'].values():
-        try:
-            server.read_whole(os.path.join(folder, database['dump']))
-        except Refused as error:
-            raise Refused('backup %s is refused: %s cannot be read whole (%s)' % (name, database['dump'], error))
+    if unreadable:
+        raise Refused(unreadable)
 
 
 def restore_database(server, folder, name, saved, manifest_format, timings):
