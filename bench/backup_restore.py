@@ -5,7 +5,8 @@ the plain tools doing the same work on the same database in the same run:
 
   plain backup   pg_dumpall --globals-only, then pg_dump -Fc of the database, in the
                  database's container (the same binaries kargo-backup uses)
-  plain restore  createdb, then pg_restore into it (single job, as kargo-backup does)
+  plain restore  createdb, then pg_restore into it: as the plain tool does by default
+                 (one job), and with --jobs <cores> as kargo-backup runs it
 
 What kargo adds on top: each dump read back whole and checksummed, the manifest (row
 counts, SRIDs, a hash of every geometry), and at restore the checks, ANALYZE, the
@@ -102,6 +103,10 @@ def main():
     plain_restore = (in_database('createdb', '-U', 'kargo', 'gis_plain')
                      + in_database('pg_restore', '-U', 'kargo', '-d', 'gis_plain', '/tmp/bench.dump'))
     in_database('dropdb', '-U', 'kargo', 'gis_plain')
+    jobs = str(os.cpu_count())
+    plain_parallel = (in_database('createdb', '-U', 'kargo', 'gis_plain')
+                      + in_database('pg_restore', '-U', 'kargo', '--jobs', jobs, '-d', 'gis_plain', '/tmp/bench.dump'))
+    in_database('dropdb', '-U', 'kargo', 'gis_plain')
     in_database('rm', '-f', '/tmp/bench.dump', '/tmp/bench-globals.sql')
 
     kargo_backup, backup_phases = playbook('playbooks/backup.yml')
@@ -123,8 +128,10 @@ def main():
     print(line % ('  of which the logical backup (all but pgBackRest)', logical)
           + '  (%.2fx plain)' % (logical / plain_backup))
     print(line % ('plain restore: createdb + pg_restore', plain_restore))
+    print(line % ('plain restore, --jobs %s: createdb + pg_restore --jobs %s' % (jobs, jobs), plain_parallel))
     print(line % ('kargo restore.yml (+ checks, ANALYZE, manifest compared, swap)', kargo_restore)
-          + '  (%.2fx plain; target <= 1.2x)' % (kargo_restore / plain_restore))
+          + '  (%.2fx plain; target <= 1.2x; %.2fx plain --jobs %s)'
+          % (kargo_restore / plain_restore, kargo_restore / plain_parallel, jobs))
     print(phases_line(restore_phases))
     print(line % ('kargo restore.yml to a time (pgBackRest restore, WAL replay)', pitr_restore))
     run_playbook('playbooks/remove.yml', dict(SETTINGS, kargo_remove_volumes=True))
