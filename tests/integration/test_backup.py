@@ -52,7 +52,7 @@ INSERT INTO public.survey_points (name, geom) VALUES
   ('Ølstykke — Kirke', ST_Transform(ST_SetSRID(ST_MakePoint(12.16, 55.79), 4326), 3857)),
   ('no position yet', NULL),
   ('Île de la Cité', ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(2.347, 48.855), 4326), 0.01)));
--- partitioned: hashed partition after partition, as they were dumped and are loaded
+-- partitioned: hashed whole, in key order across its partitions (not ONLY the parent, which holds no row)
 CREATE TABLE public.readings (id integer, taken date, geom geometry(Point, 4326), PRIMARY KEY (id, taken))
   PARTITION BY RANGE (taken);
 CREATE TABLE public.readings_2025 PARTITION OF public.readings FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
